@@ -1,0 +1,146 @@
+/**
+ * The benchmark's workload and load generator: the dashboard query of seed 000 (project → experiments →
+ * trials → runs), sent to Lattice as GraphQL POST and to the baseline as GET, under autocannon.
+ *
+ * autocannon runs in a worker thread (`workers: 1`) so generating load does not share the event loop of the
+ * in-process Lattice server it measures.
+ */
+import autocannon from 'autocannon';
+import { isDeepStrictEqual } from 'node:util';
+
+/** Number of (newest) experiments the dashboard query asks for: 5 → 5 experiments, 100 trials, 500 runs. */
+export const DASHBOARD_EXPERIMENTS = 5;
+
+/** The GraphQL document Lattice answers (same fields and order as `BASELINE_SQL`). */
+export const DASHBOARD_QUERY = `query Dashboard($id: ID!, $experiments: Int!) {
+  project(id: $id) {
+    id
+    name
+    experiments(order_by: [{ created_at: DESC }], limit: $experiments) {
+      id
+      name
+      kind
+      meta
+      created_at
+      trials(order_by: [{ name: ASC }]) {
+        id
+        name
+        status
+        duration
+        params
+        runs(order_by: [{ created_at: ASC }]) {
+          id
+          status
+          meta
+        }
+      }
+    }
+  }
+}`;
+
+/** One HTTP request description for autocannon and for the equality check. */
+export interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+}
+
+/** Lattice's GraphQL request for the dashboard. */
+export function latticeTarget(baseUrl: string, auth: string, projectId: string): Target {
+  return {
+    name: 'Lattice (GraphQL)',
+    url: `${baseUrl}/graphql`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: auth },
+    body: JSON.stringify({ query: DASHBOARD_QUERY, variables: { id: projectId, experiments: DASHBOARD_EXPERIMENTS } }),
+  };
+}
+
+/** The baseline's GET request for the dashboard. */
+export function baselineTarget(dashboardUrl: string, projectId: string): Target {
+  return {
+    name: 'Baseline (node:http + 1 SQL)',
+    url: `${dashboardUrl}?project_id=${projectId}&experiments=${DASHBOARD_EXPERIMENTS}`,
+    method: 'GET',
+    headers: {},
+  };
+}
+
+/**
+ * Fetch a target once and parse its JSON answer.
+ * @throws Error when the answer is not 200 or not JSON (the body is quoted)
+ */
+export async function fetchJson(target: Target): Promise<{ value: unknown; bytes: number }> {
+  const res = await fetch(target.url, { method: target.method, headers: target.headers, body: target.body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${target.name} answered HTTP ${res.status}: ${text.slice(0, 500)}`);
+  return { value: JSON.parse(text) as unknown, bytes: Buffer.byteLength(text) };
+}
+
+/** A readable path to the first difference of two JSON values (for the equality check's error). */
+export function firstDifference(a: unknown, b: unknown, path = '$'): string | null {
+  if (isDeepStrictEqual(a, b)) return null;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const ka = Object.keys(a as object);
+    const kb = Object.keys(b as object);
+    if (!Array.isArray(a) && !isDeepStrictEqual([...ka].sort(), [...kb].sort())) return `${path}: keys ${ka} vs ${kb}`;
+    if (Array.isArray(a) && a.length !== (b as unknown[]).length) return `${path}: length ${a.length} vs ${(b as unknown[]).length}`;
+    for (const k of ka) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d) return d;
+    }
+  }
+  return `${path}: ${JSON.stringify(a)?.slice(0, 120)} vs ${JSON.stringify(b)?.slice(0, 120)}`;
+}
+
+/** Measured numbers of one target. Latencies in milliseconds. */
+export interface LoadResult {
+  readonly name: string;
+  readonly requestsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly requests: number;
+  readonly seconds: number;
+}
+
+export interface LoadOptions {
+  /** Concurrent connections (default 10). */
+  readonly connections?: number;
+  /** Measured seconds (default 10). */
+  readonly duration?: number;
+  /** Warm-up seconds before measuring, results discarded (default 3). */
+  readonly warmup?: number;
+}
+
+/**
+ * Warm up, then measure one target with autocannon.
+ * @throws Error when any request failed (non-2xx, connection error or timeout) in the measured phase —
+ *         throughput of errors is not a result
+ */
+export async function measure(target: Target, options: LoadOptions = {}): Promise<LoadResult> {
+  const base = {
+    url: target.url,
+    method: target.method,
+    headers: target.headers,
+    body: target.body,
+    connections: options.connections ?? 10,
+    workers: 1,
+    timeout: 30,
+  };
+  const warmup = options.warmup ?? 3;
+  if (warmup > 0) await autocannon({ ...base, duration: warmup });
+  const r = await autocannon({ ...base, duration: options.duration ?? 10, title: target.name });
+  if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) {
+    throw new Error(`${target.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.timeouts} timeouts under load`);
+  }
+  return {
+    name: target.name,
+    requestsPerSecond: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    seconds: r.duration,
+  };
+}

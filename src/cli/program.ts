@@ -1,0 +1,192 @@
+/**
+ * The `lattice` command line (SPEC C): `serve`, `migrate`, `project create|list`, `key create|list|revoke`,
+ * `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`, `LATTICE_LOG_LEVEL`),
+ * then defaults.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_DATA_DIR, openDb, DataDirLockedError } from '../db/open.js';
+import { DEFAULT_CREDENTIALS_FILE, readCredentials } from '../server/bootstrap.js';
+import { authorizationFor, DEFAULT_URL, resolveAdminTarget, type AdminTarget, type TargetOptions } from './admin-target.js';
+import { CliError, processIo, type CliIo } from './io.js';
+import { loadModelOption, migrateModel } from './model-option.js';
+import { startServe, type ServeOptions } from './serve.js';
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected an integer port 0–65535.');
+  return n;
+}
+
+const ROLES = ['owner', 'editor', 'viewer'];
+
+function addModelOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--preset <name>', 'shipped model preset').default('experiments'))
+    .addOption(new Option('--model <file>', 'model file (.yaml, .json, .ts); overrides --preset'))
+    .addOption(new Option('--database-url <url>', 'PostgreSQL URL (default: embedded PGlite)').env('DATABASE_URL'))
+    .addOption(new Option('--data-dir <dir>', 'PGlite data directory').env('LATTICE_DATA_DIR').default(DEFAULT_DATA_DIR));
+}
+
+function addTargetOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `running server (default: url in ${DEFAULT_CREDENTIALS_FILE}, else ${DEFAULT_URL})`)
+    .option('--key <secret>', `admin or owner key (default: the key in ${DEFAULT_CREDENTIALS_FILE}); "pk:sk" for Basic`)
+    .option('--database-url <url>', 'act directly on this PostgreSQL instead of a server')
+    .option('--data-dir <dir>', 'PGlite data directory, used only when no server answers (refused while a server holds it)')
+    .option('--credentials-file <file>', 'credentials file', DEFAULT_CREDENTIALS_FILE)
+    .option('--json', 'print JSON');
+}
+
+type TargetFlags = TargetOptions & { json?: boolean };
+
+async function withTarget<T>(flags: TargetFlags, io: CliIo, fn: (t: AdminTarget) => Promise<T>): Promise<T> {
+  const target = await resolveAdminTarget(flags, io);
+  try {
+    return await fn(target);
+  } finally {
+    await target.close();
+  }
+}
+
+/** Build the program; actions write through `io`. `onServe` receives the running server (main waits on signals). */
+export function buildProgram(io: CliIo = processIo): Command {
+  const program = new Command('lattice')
+    .description('Lattice: a data model served as typed PostgreSQL tables, REST and one-statement GraphQL.')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
+
+  addModelOptions(
+    program
+      .command('serve')
+      .description('start the server (PGlite in ./.lattice/data unless --database-url / DATABASE_URL)')
+      .addOption(new Option('--port <port>', 'port').env('PORT').default(4000).argParser(parsePort))
+      .addOption(new Option('--host <host>', 'interface to bind').env('HOST').default('127.0.0.1'))
+      .option('--no-demo', 'do not load the demo data on first start')
+      .option('--credentials-file <file>', 'where the first-start admin key is stored', DEFAULT_CREDENTIALS_FILE)
+      .addOption(
+        new Option('--log-level <level>', 'pino log level (default: warn on a terminal, info otherwise)')
+          .env('LATTICE_LOG_LEVEL')
+          .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+      ),
+  ).action(async (flags: Omit<ServeOptions, 'logLevel'> & { logLevel?: string }) => {
+    const server = await startServe({ ...flags, logLevel: flags.logLevel ?? (process.stdout.isTTY ? 'warn' : 'info') }, io);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        io.err(`${signal}: shutting down (draining requests) …`);
+        server.close().then(resolve, (err: unknown) => {
+          io.err(`Shutdown error: ${(err as Error).message}`);
+          resolve();
+        });
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+  });
+
+  addModelOptions(program.command('migrate').description('bring the database to the model (S-3)'))
+    .option('--dry-run', 'print the DDL without executing it')
+    .action(async (flags: { preset: string; model?: string; databaseUrl?: string; dataDir: string; dryRun?: boolean }) => {
+      const model = await loadModelOption(flags);
+      let db;
+      try {
+        db = await openDb({ url: flags.databaseUrl, dataDir: flags.dataDir });
+      } catch (err) {
+        if (err instanceof DataDirLockedError) throw new CliError(err.message);
+        throw new CliError(`Cannot open the database: ${(err as Error).message}`);
+      }
+      try {
+        await migrateModel(db, model, io, { dryRun: flags.dryRun });
+      } finally {
+        await db.close();
+      }
+    });
+
+  const project = program.command('project').description('manage projects (admin)');
+  addTargetOptions(project.command('create').description('create a project').requiredOption('--name <name>', 'project name')).action(
+    async (flags: TargetFlags & { name: string }) => {
+      const p = await withTarget(flags, io, (t) => t.createProject(flags.name));
+      if (flags.json) io.out(JSON.stringify(p));
+      else io.out(`Created project "${p.name}": ${p.id}\nCreate a key for it: lattice key create --project ${p.id} --role editor`);
+    },
+  );
+  addTargetOptions(project.command('list').description('list projects')).action(async (flags: TargetFlags) => {
+    const items = await withTarget(flags, io, (t) => t.listProjects());
+    if (flags.json) io.out(JSON.stringify(items));
+    else for (const p of items) io.out(`${p.id}  ${p.name}`);
+  });
+
+  const key = program.command('key').description('manage API keys (admin, or an owner key of the project)');
+  addTargetOptions(
+    key
+      .command('create')
+      .description('create an API key for a project; the secret is printed once')
+      .requiredOption('--project <id>', 'project id')
+      .addOption(new Option('--role <role>', 'role of the key').choices(ROLES).makeOptionMandatory())
+      .option('--name <name>', 'a label for the key'),
+  ).action(async (flags: TargetFlags & { project: string; role: string; name?: string }) => {
+    const k = await withTarget(flags, io, (t) => t.createKey(flags.project, flags.role, flags.name));
+    if (flags.json) io.out(JSON.stringify(k));
+    else {
+      io.out(`Created ${k.role} key ${k.id} for project ${k.project_id}. The secret is shown only now:`);
+      io.out(`  public key  ${k.public_key}\n  secret key  ${k.secret_key}`);
+      io.out(`Use it as "Authorization: Bearer ${k.secret_key}".`);
+    }
+  });
+  addTargetOptions(key.command('list').description("list a project's keys (no secrets)").requiredOption('--project <id>', 'project id')).action(
+    async (flags: TargetFlags & { project: string }) => {
+      const items = await withTarget(flags, io, (t) => t.listKeys(flags.project));
+      if (flags.json) io.out(JSON.stringify(items));
+      else for (const k of items) io.out(`${k.id}  ${k.role.padEnd(6)}  ${k.public_key}  ${k.revoked_at ? `revoked ${k.revoked_at}` : 'active'}  ${k.name ?? ''}`);
+    },
+  );
+  addTargetOptions(
+    key.command('revoke').description('revoke a key').argument('<key-id>', 'id of the key').requiredOption('--project <id>', 'project id'),
+  ).action(async (keyId: string, flags: TargetFlags & { project: string }) => {
+    const k = await withTarget(flags, io, (t) => t.revokeKey(flags.project, keyId));
+    if (flags.json) io.out(JSON.stringify(k));
+    else io.out(`Revoked key ${k.id} (${k.public_key}) at ${k.revoked_at}.`);
+  });
+
+  program
+    .command('demo')
+    .description('train classifiers on Iris and ingest the sweep into a running server (through REST)')
+    .option('--url <url>', `server (default: url in ${DEFAULT_CREDENTIALS_FILE}, else ${DEFAULT_URL})`)
+    .option('--key <secret>', 'a key that may write (default: the key in the credentials file)')
+    .option('--project <id>', 'target project (default: the credentials file project)')
+    .option('--credentials-file <file>', 'credentials file', DEFAULT_CREDENTIALS_FILE)
+    .action(async (flags: { url?: string; key?: string; project?: string; credentialsFile: string }) => {
+      const creds = await readCredentials(flags.credentialsFile);
+      const key = flags.key ?? creds?.secret_key;
+      if (!key) throw new CliError(`No key: pass --key <secret> or run from the folder holding ${DEFAULT_CREDENTIALS_FILE}.`);
+      const baseUrl = flags.url ?? (creds?.url || DEFAULT_URL);
+      const projectId = flags.project ?? (flags.key ? undefined : creds?.project_id || undefined);
+      const { runDemo } = await import('../demo/run.js');
+      const s = await runDemo({ baseUrl, auth: authorizationFor(key), projectId, log: (l) => io.out(l) });
+      io.out(`Demo data loaded into ${baseUrl}: ${s.experiments} experiments, ${s.trials} trials, ${s.runs} runs, ${s.metrics} metrics.`);
+    });
+
+  return program;
+}
+
+/**
+ * Run the CLI on `argv` (user arguments only, without `node` and the script).
+ * @returns the exit code (0 success, 1 user error or failure); never throws
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode ?? 1; // commander already printed
+    if (err instanceof CliError) {
+      io.err(`Error: ${err.message}`);
+      return err.exitCode;
+    }
+    const detail = process.env.LATTICE_DEBUG ? (err as Error).stack : (err as Error).message;
+    io.err(`Error: ${detail ?? String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * `lattice serve` (SPEC C, S-1, A-5): load the model, open the database (PGlite on disk by default, locked
+ * against a second process; or `DATABASE_URL`), migrate, listen, create the default project and admin key
+ * on first start, print the URL, the key and a first query, and load the demo data on first start.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { DataDirLockedError, lockPathFor, openDb } from '../db/open.js';
+import type { Db } from '../db/types.js';
+import type { Model } from '../model/types.js';
+import { buildServer } from '../server/app.js';
+import { bootstrap, type BootstrapResult } from '../server/bootstrap.js';
+import { CliError, type CliIo } from './io.js';
+import { loadModelOption, migrateModel } from './model-option.js';
+
+/** Options of `lattice serve` after flag/environment resolution. */
+export interface ServeOptions {
+  port: number;
+  host: string;
+  /** PostgreSQL URL; when unset, PGlite in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  preset: string;
+  /** Model file; overrides `preset`. */
+  model?: string;
+  /** Load the demo data on first start of an empty database. */
+  demo: boolean;
+  credentialsFile?: string;
+  /** pino level (`fatal` … `trace`, or `silent`). */
+  logLevel: string;
+}
+
+/** A running server, as `startServe` returns it. */
+export interface RunningServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly db: Db;
+  readonly model: Model;
+  readonly bootstrap: BootstrapResult;
+  /** Settles when the first-start demo finished (or at once when none runs). Never rejects. */
+  readonly demo: Promise<void>;
+  /** Graceful shutdown: stop accepting, drain requests (Fastify close), then close the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The address clients use: wildcard binds are reached through the loopback address. */
+function publicUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+/** Record the server URL in the PGlite lock file (`<dataDir>.lock`) so CLIs can find the running server. */
+function recordUrlInLock(dataDir: string, url: string): void {
+  const file = lockPathFor(dataDir);
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as { pid?: number };
+    if (info.pid === process.pid) writeFileSync(file, JSON.stringify({ ...info, url }), { mode: 0o600 });
+  } catch {
+    /* no lock file (in-memory PGlite): nothing to record */
+  }
+}
+
+const FIRST_QUERY = '{ projects { id name } experiments(limit: 5) { id name kind trials { id name status } } }';
+
+/** The banner: URL, key, and a first query to paste. */
+function printBanner(io: CliIo, url: string, where: string, model: Model, boot: BootstrapResult): void {
+  const rel = path.relative(process.cwd(), boot.credentialsFile) || boot.credentialsFile;
+  io.out('');
+  io.out(`Lattice is running at ${url}  (model "${model.name}", ${where})`);
+  io.out(`  GraphQL  ${url}/graphql`);
+  io.out(`  REST     ${url}/api/v1/…   health ${url}/api/health`);
+  io.out('');
+  const c = boot.credentials;
+  let auth: string;
+  if (boot.created && c) {
+    io.out(`First start: created project "default" (${c.project_id}) and an admin key. The secret is shown only now`);
+    io.out(`and saved to ${rel} (mode 0600):`);
+    io.out(`  public key  ${c.public_key}`);
+    io.out(`  secret key  ${c.secret_key}`);
+    auth = c.secret_key;
+  } else if (c) {
+    io.out(`Admin key ${c.public_key} (secret in ${rel})${boot.stale ? ' — WARNING: this database does not know that key' : ''}`);
+    io.out(`  export LATTICE_KEY=$(node -p "JSON.parse(require('fs').readFileSync('${rel}','utf8')).secret_key")`);
+    auth = '$LATTICE_KEY';
+  } else {
+    io.out(`No credentials file at ${rel}: use an API key you created earlier (lattice key create …).`);
+    auth = '$LATTICE_KEY';
+  }
+  io.out('');
+  io.out('Try it:');
+  io.out(`  curl -s ${url}/graphql -H "Authorization: Bearer ${auth}" -H 'content-type: application/json' \\`);
+  io.out(`    -d '${JSON.stringify({ query: FIRST_QUERY })}'`);
+  io.out('');
+}
+
+/**
+ * Start the server.
+ * @throws CliError for a held data directory, an unusable model, or a port in use
+ */
+export async function startServe(options: ServeOptions, io: CliIo): Promise<RunningServer> {
+  const model = await loadModelOption(options);
+  let db: Db;
+  try {
+    db = await openDb({ url: options.databaseUrl, dataDir: options.dataDir });
+  } catch (err) {
+    if (err instanceof DataDirLockedError) throw new CliError(err.message);
+    throw new CliError(`Cannot open the database: ${(err as Error).message}`);
+  }
+  const where = options.databaseUrl ? 'PostgreSQL' : `PGlite ${options.dataDir}`;
+  let app: FastifyInstance | undefined;
+  try {
+    await migrateModel(db, model, io);
+    ({ app } = await buildServer({ db, model, logger: { level: options.logLevel } }));
+    try {
+      await app.listen({ port: options.port, host: options.host });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new CliError(`Port ${options.port} on ${options.host} is already in use: pass --port <another> (or set PORT).`);
+      }
+      throw err;
+    }
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = publicUrl(options.host, port);
+  if (!options.databaseUrl) recordUrlInLock(options.dataDir, url);
+  const boot = await bootstrap(db, { url, credentialsFile: options.credentialsFile });
+  printBanner(io, url, where, model, boot);
+
+  let demo: Promise<void> = Promise.resolve();
+  if (boot.created && boot.credentials && options.demo) {
+    const creds = boot.credentials;
+    demo = (async () => {
+      io.out('Loading the demo data (training classifiers on Iris; --no-demo skips this) …');
+      try {
+        const { runDemo } = await import('../demo/run.js');
+        const s = await runDemo({ baseUrl: url, auth: `Bearer ${creds.secret_key}`, projectId: creds.project_id, log: (l) => io.out(`[demo] ${l}`) });
+        io.out(`Demo data loaded: ${s.experiments} experiments, ${s.trials} trials, ${s.runs} runs, ${s.metrics} metrics.`);
+      } catch (err) {
+        io.err(`The demo data could not be loaded: ${(err as Error).message}. The server keeps running; retry with \`lattice demo\`.`);
+      }
+    })();
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      try {
+        await app.close();
+      } finally {
+        await db.close();
+      }
+    })());
+  return { url, app, db, model, bootstrap: boot, demo, close };
+}

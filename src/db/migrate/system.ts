@@ -1,0 +1,165 @@
+/**
+ * DDL of the system schema `lattice` (SPEC S-2, S-6): extensions, the request role, helper functions used as
+ * column defaults and by row-level-security policies, and the system tables.
+ */
+import { qualified, quoteIdent } from '../../query/sql/ident.js';
+import { SETTING } from '../session.js';
+import { REQUEST_ROLE } from '../types.js';
+import type { DdlOptions } from './ddl.js';
+
+/** Name of the id-default function, schema-qualified and quoted, for use in DDL. */
+export function uuidV7Default(systemSchema: string): string {
+  return `${qualified(systemSchema, 'uuid_generate_v7')}()`;
+}
+
+/**
+ * Create the request role once per cluster. Roles are cluster-wide, so parallel migrations of different
+ * databases race here: the loser gets `duplicate_object` (already committed) or `unique_violation` (committed
+ * while we waited on the catalog index); both mean "it exists". A non-superuser owner is granted the role so it
+ * may `SET ROLE` to it.
+ */
+export function roleDdl(): string[] {
+  return [
+    `DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${REQUEST_ROLE}') THEN
+    BEGIN
+      CREATE ROLE ${quoteIdent(REQUEST_ROLE)} NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+     AND NOT pg_has_role(current_user, '${REQUEST_ROLE}', 'MEMBER') THEN
+    EXECUTE format('GRANT %I TO %I', '${REQUEST_ROLE}', current_user);
+  END IF;
+END
+$$`,
+  ];
+}
+
+/**
+ * Helper functions. `uuid_generate_v7()` follows RFC 9562 §5.7: 48-bit big-endian Unix time in milliseconds
+ * (from clock_timestamp(), so ids within one transaction still advance), then the random bits of a v4 UUID
+ * from `gen_random_uuid()` with the version nibble turned from 4 (0100) into 7 (0111) by setting bits 52 and
+ * 53 (set_bit numbers bits from the least significant bit of each byte); the variant bits (10) of the v4 UUID
+ * are kept. Ids from different milliseconds sort by time; within one millisecond the order is random (allowed
+ * by the RFC). PostgreSQL 15 has no built-in `uuidv7()`, hence this function on both databases.
+ *
+ * The policy helpers are STABLE and read transaction-local settings written by `withPrincipal`; policies call
+ * them as scalar sub-selects so PostgreSQL evaluates them once per statement (an InitPlan), not per row.
+ */
+export function functionsDdl(s: string): string[] {
+  const fn = (name: string) => qualified(s, name);
+  return [
+    `CREATE OR REPLACE FUNCTION ${fn('uuid_generate_v7')}() RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
+  SELECT encode(
+    set_bit(set_bit(
+      overlay(uuid_send(gen_random_uuid())
+              PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+              FROM 1 FOR 6),
+      52, 1), 53, 1),
+    'hex')::uuid
+$$`,
+    `CREATE OR REPLACE FUNCTION ${fn('current_project_ids')}() RETURNS uuid[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(nullif(current_setting('${SETTING.projectIds}', true), '')::uuid[], '{}'::uuid[])
+$$`,
+    `CREATE OR REPLACE FUNCTION ${fn('current_role_name')}() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(nullif(current_setting('${SETTING.role}', true), ''), 'none')
+$$`,
+    `CREATE OR REPLACE FUNCTION ${fn('current_user_id')}() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT nullif(current_setting('${SETTING.userId}', true), '')
+$$`,
+    `CREATE OR REPLACE FUNCTION ${fn('is_admin')}() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT ${fn('current_role_name')}() = 'admin'
+$$`,
+    `CREATE OR REPLACE FUNCTION ${fn('can_write')}() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT ${fn('current_role_name')}() IN ('admin', 'owner', 'editor')
+$$`,
+    `CREATE OR REPLACE FUNCTION ${fn('set_updated_at')}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$`,
+    ...vectorFallbackFunctions(s),
+  ];
+}
+
+/**
+ * Exact distances over `real[]` for databases without pgvector (SPEC S-5), with pgvector's semantics:
+ * cosine distance = 1 − cos θ, L2 = Euclidean distance, inner product = −(a·b) (as pgvector's `<#>`).
+ * NULL when the lengths differ or an input is NULL.
+ */
+function vectorFallbackFunctions(s: string): string[] {
+  const body = (expr: string) =>
+    `SELECT CASE WHEN cardinality(a) = cardinality(b) THEN (SELECT ${expr} FROM unnest(a, b) AS t(x, y)) END`;
+  return [
+    ['vec_cosine_distance', '1 - sum(x::float8 * y) / nullif(sqrt(sum(x::float8 * x)) * sqrt(sum(y::float8 * y)), 0)'],
+    ['vec_l2_distance', 'sqrt(sum((x::float8 - y) ^ 2))'],
+    ['vec_negative_inner_product', '-sum(x::float8 * y)'],
+  ].map(
+    ([name, expr]) =>
+      `CREATE OR REPLACE FUNCTION ${qualified(s, name)}(a real[], b real[]) RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  ${body(expr)}
+$$`,
+  );
+}
+
+/** System tables. Only `projects` is visible to the request role (SELECT, filtered by RLS). */
+export function systemTablesDdl(s: string): string[] {
+  const t = (name: string) => qualified(s, name);
+  const id = `id uuid PRIMARY KEY DEFAULT ${uuidV7Default(s)}`;
+  const stamps = `created_at timestamptz NOT NULL DEFAULT now(),\n  updated_at timestamptz NOT NULL DEFAULT now()`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t('projects')} (
+  ${id},
+  name text NOT NULL,
+  ${stamps}
+)`,
+    `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${t('projects')} FOR EACH ROW EXECUTE FUNCTION ${qualified(s, 'set_updated_at')}()`,
+    `CREATE TABLE IF NOT EXISTS ${t('users')} (
+  ${id},
+  email text UNIQUE,
+  name text,
+  ${stamps}
+)`,
+    `CREATE TABLE IF NOT EXISTS ${t('memberships')} (
+  user_id uuid NOT NULL REFERENCES ${t('users')} (id) ON DELETE CASCADE,
+  project_id uuid NOT NULL REFERENCES ${t('projects')} (id) ON DELETE CASCADE,
+  role text NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, project_id)
+)`,
+    `CREATE INDEX IF NOT EXISTS memberships_project_id_idx ON ${t('memberships')} (project_id)`,
+    `CREATE TABLE IF NOT EXISTS ${t('api_keys')} (
+  ${id},
+  project_id uuid REFERENCES ${t('projects')} (id) ON DELETE CASCADE,
+  role text NOT NULL CHECK (role IN ('admin', 'owner', 'editor', 'viewer')),
+  name text,
+  public_key text NOT NULL UNIQUE,
+  secret_hash text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  revoked_at timestamptz,
+  last_used_at timestamptz,
+  CHECK (project_id IS NOT NULL OR role = 'admin')
+)`,
+    `CREATE INDEX IF NOT EXISTS api_keys_project_id_idx ON ${t('api_keys')} (project_id)`,
+    `CREATE TABLE IF NOT EXISTS ${t('model_versions')} (
+  version integer PRIMARY KEY,
+  hash text NOT NULL,
+  document jsonb NOT NULL,
+  ddl text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`,
+  ];
+}
+
+/** Schemas and extensions (extensions only when the server offers them; see `DdlOptions`). */
+export function preambleDdl(model: { systemSchema: string; dataSchema: string }, options: DdlOptions): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(model.systemSchema)}`,
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(model.dataSchema)}`,
+    ...(options.vector ? ['CREATE EXTENSION IF NOT EXISTS vector'] : []),
+    ...(options.trigram ? ['CREATE EXTENSION IF NOT EXISTS pg_trgm'] : []),
+  ];
+}

@@ -1,0 +1,182 @@
+/**
+ * DDL of the data tables (SPEC M-2, M-3, S-2, S-4, S-5): one typed table per entity in the data schema,
+ * tenant-composite keys, foreign keys that cannot cross projects, indexes, `updated_at` trigger, full-text column.
+ */
+import { qualified, quoteIdent } from '../../query/sql/ident.js';
+import type { Entity, Field, JsonValue, Model } from '../../model/types.js';
+import type { DdlOptions } from './ddl.js';
+import { uuidV7Default } from './system.js';
+
+/** Generated full-text column of entities with searchable fields (SPEC S-4). */
+export const SEARCH_COLUMN = 'search_vector';
+/** Text-search configuration of the full-text column; queries must use the same (`websearch_to_tsquery`). */
+export const SEARCH_CONFIG = 'english';
+
+/**
+ * An SQL string literal for DDL (DEFAULT clauses cannot take bind parameters). With
+ * `standard_conforming_strings` on (the default since PostgreSQL 9.1, and on in PGlite) only `'` needs doubling;
+ * the `E''` form is never produced, so backslashes are literal.
+ */
+export function sqlLiteral(value: string): string {
+  if (value.includes('\u0000')) throw new Error('SQL literals cannot contain NUL characters');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** SQL name of an enum field's type, e.g. `"app"."trial_status"`. */
+export function enumType(model: Model, entity: Entity, field: Field): string {
+  return qualified(model.dataSchema, field.enumName ?? `${entity.name}_${field.name}`);
+}
+
+/** SQL column type of a field (M-2; `vector` → `vector(n)` with pgvector, else `real[]`, SPEC S-5). */
+export function columnType(model: Model, entity: Entity, field: Field, options: DdlOptions): string {
+  switch (field.type) {
+    case 'string':
+    case 'text':
+      return 'text';
+    case 'int':
+      return 'integer';
+    case 'bigint':
+      return 'bigint';
+    case 'float':
+      return 'double precision';
+    case 'decimal':
+      return 'numeric';
+    case 'boolean':
+      return 'boolean';
+    case 'datetime':
+      return 'timestamptz';
+    case 'date':
+      return 'date';
+    case 'uuid':
+    case 'ref':
+      return 'uuid';
+    case 'json':
+      return 'jsonb';
+    case 'enum':
+      return enumType(model, entity, field);
+    case 'string[]':
+      return 'text[]';
+    case 'vector':
+      return options.vector ? `vector(${Number(field.dimensions)})` : 'real[]';
+  }
+}
+
+/** DEFAULT expression of a declared default (a typed literal), or null. */
+export function defaultExpression(type: string, field: Field): string | null {
+  const v: JsonValue | undefined = field.default;
+  if (v === undefined || v === null) return null;
+  switch (field.type) {
+    case 'json':
+      return `${sqlLiteral(JSON.stringify(v))}::jsonb`;
+    case 'string[]':
+      return (v as string[]).length === 0 ? `'{}'::text[]` : `ARRAY[${(v as string[]).map(sqlLiteral).join(', ')}]::text[]`;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      return `${sqlLiteral(String(v))}::${type}`;
+  }
+}
+
+/**
+ * One idempotent block per enum field: create the type when missing, else add values it lacks (an additive
+ * model change; PostgreSQL ≥ 12 allows ADD VALUE in a transaction, usable after commit). Runs under the
+ * migration's advisory lock, so no other migration of this database races it.
+ */
+export function enumTypesDdl(model: Model): string[] {
+  const out: string[] = [];
+  for (const entity of dataEntities(model)) {
+    for (const f of entity.fields) {
+      if (f.type !== 'enum') continue;
+      const type = enumType(model, entity, f);
+      const values = (f.values ?? []).map(sqlLiteral).join(', ');
+      out.push(`DO $lattice$
+DECLARE v text;
+BEGIN
+  IF to_regtype(${sqlLiteral(type)}) IS NULL THEN
+    CREATE TYPE ${type} AS ENUM (${values});
+  ELSE
+    FOREACH v IN ARRAY ARRAY[${values}]::text[] LOOP
+      IF NOT EXISTS (SELECT 1 FROM pg_enum WHERE enumtypid = to_regtype(${sqlLiteral(type)}) AND enumlabel = v) THEN
+        EXECUTE format(${sqlLiteral(`ALTER TYPE ${type.replace(/%/g, '%%')} ADD VALUE %L`)}, v);
+      END IF;
+    END LOOP;
+  END IF;
+END
+$lattice$`);
+    }
+  }
+  return out;
+}
+
+/** Data entities (not the built-in project) in declaration order. */
+export function dataEntities(model: Model): Entity[] {
+  return [...model.entities.values()].filter((e) => !e.system);
+}
+
+/** The generated tsvector expression: searchable fields weighted A, B, C, D by declaration order. */
+function searchExpression(fields: Field[]): string {
+  const weights = ['A', 'B', 'C', 'D'];
+  return fields
+    .map((f, i) => `setweight(to_tsvector('${SEARCH_CONFIG}'::regconfig, coalesce(${quoteIdent(f.column)}, '')), '${weights[Math.min(i, 3)]}')`)
+    .join(' || ');
+}
+
+/**
+ * `CREATE TABLE IF NOT EXISTS` for one entity, then its indexes and trigger.
+ * Constraint and index names are derived from table and column names (`<table>_<col>_fkey`, `..._idx`).
+ */
+export function tableDdl(model: Model, entity: Entity, options: DdlOptions): string[] {
+  const table = qualified(entity.table.schema, entity.table.name);
+  const projects = qualified(model.systemSchema, 'projects');
+  const name = entity.table.name;
+  const lines: string[] = [];
+  for (const f of entity.fields) {
+    const type = columnType(model, entity, f, options);
+    let line = `${quoteIdent(f.column)} ${type}`;
+    if (f.column === 'id') line += ` NOT NULL DEFAULT ${uuidV7Default(model.systemSchema)}`;
+    else if (f.column === 'created_at' || f.column === 'updated_at') line += ' NOT NULL DEFAULT now()';
+    else {
+      if (f.required) line += ' NOT NULL';
+      const def = defaultExpression(type, f);
+      if (def) line += ` DEFAULT ${def}`;
+    }
+    lines.push(line);
+  }
+  const searchable = entity.fields.filter((f) => f.searchable);
+  if (searchable.length) {
+    lines.push(`${quoteIdent(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS (${searchExpression(searchable)}) STORED`);
+  }
+  lines.push(`CONSTRAINT ${quoteIdent(`${name}_pkey`)} PRIMARY KEY (project_id, id)`);
+  lines.push(`CONSTRAINT ${quoteIdent(`${name}_id_key`)} UNIQUE (id)`);
+  lines.push(`CONSTRAINT ${quoteIdent(`${name}_project_id_fkey`)} FOREIGN KEY (project_id) REFERENCES ${projects} (id) ON DELETE CASCADE`);
+  const refs = entity.fields.filter((f) => f.type === 'ref' && f.ref && f.column !== 'project_id');
+  for (const f of refs) {
+    const target = model.entities.get(f.ref!.to);
+    if (!target) throw new Error(`Entity ${entity.name} references unknown entity ${f.ref!.to}`);
+    const col = quoteIdent(f.column);
+    const onDelete =
+      f.ref!.onDelete === 'cascade' ? 'CASCADE' : f.ref!.onDelete === 'set null' ? `SET NULL (${col})` : 'RESTRICT';
+    lines.push(
+      `CONSTRAINT ${quoteIdent(`${name}_${f.column}_fkey`)} FOREIGN KEY (project_id, ${col}) ` +
+        `REFERENCES ${qualified(target.table.schema, target.table.name)} (project_id, id) ON DELETE ${onDelete}`,
+    );
+  }
+  for (const f of entity.fields) {
+    if (f.unique && !f.builtin) lines.push(`CONSTRAINT ${quoteIdent(`${name}_${f.column}_key`)} UNIQUE (project_id, ${quoteIdent(f.column)})`);
+  }
+  const out = [`CREATE TABLE IF NOT EXISTS ${table} (\n  ${lines.join(',\n  ')}\n)`];
+
+  const index = (suffix: string, body: string) =>
+    out.push(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${name}_${suffix}`)} ON ${table} ${body}`);
+  for (const f of refs) if (!f.unique) index(`${f.column}_idx`, `(project_id, ${quoteIdent(f.column)})`);
+  for (const f of entity.fields) {
+    if (f.index && !f.unique && f.type !== 'ref') index(`${f.column}_idx`, `(project_id, ${quoteIdent(f.column)})`);
+    if (f.type === 'vector' && options.vector) index(`${f.column}_hnsw_idx`, `USING hnsw (${quoteIdent(f.column)} vector_cosine_ops)`);
+  }
+  if (searchable.length) index(`${SEARCH_COLUMN}_idx`, `USING gin (${quoteIdent(SEARCH_COLUMN)})`);
+  index('created_at_idx', '(project_id, created_at)');
+  out.push(
+    `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${qualified(model.systemSchema, 'set_updated_at')}()`,
+  );
+  return out;
+}

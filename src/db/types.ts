@@ -1,0 +1,59 @@
+/**
+ * The one database interface (GUIDE "One database interface"). Two implementations: `src/db/postgres.ts`
+ * (node-postgres pool) and `src/db/pglite.ts` (embedded PGlite). Nothing above `src/db` knows which is in use.
+ */
+import type { Principal } from '../auth/principal.js';
+
+/** Rows of one statement. Driver differences (int8 as string vs number, bytea) are normalised by the driver. */
+export interface QueryResult<R> {
+  readonly rows: R[];
+  /** Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT). */
+  readonly rowCount: number;
+}
+
+/** Something that runs one SQL statement with bind parameters (`$1`, `$2`, ...). */
+export interface Queryable {
+  /**
+   * Run one statement. Values are always bind parameters; never interpolate them into `text`.
+   * @throws the driver's error (a `DatabaseError` with `code`, the SQLSTATE) on failure.
+   */
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/** Counters for tests and metrics. */
+export interface DbStats {
+  /**
+   * Statements sent through `query()` (on the Db or on a transaction handle), excluding the transaction
+   * control and principal-setting statements the Db issues itself. Tests assert the one-statement rule
+   * (SPEC G-10) with it.
+   */
+  statements: number;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Schema of the data tables (e.g. `app`); system tables are in `lattice`. */
+  readonly stats: DbStats;
+
+  /**
+   * Run `fn` in one transaction as the owner (migrations, API-key look-ups, administration).
+   * Commits when `fn` resolves, rolls back when it throws (and rethrows).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+
+  /**
+   * Run `fn` in one transaction as the non-owner request role with the principal's settings set
+   * transaction-locally (`SET LOCAL ROLE lattice_request`, `lattice.role`, `lattice.project_ids`,
+   * `lattice.user_id`, `TimeZone = UTC`), so row-level security applies (SPEC S-6).
+   */
+  withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+
+  /** Subscribe to a NOTIFY channel; resolves to an unsubscribe function. */
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+
+  /** Close the pool or the embedded instance. */
+  close(): Promise<void>;
+}
+
+/** The non-owner role requests run as (SPEC S-6). */
+export const REQUEST_ROLE = 'lattice_request';

@@ -1,0 +1,141 @@
+/**
+ * Field arguments → plan arguments: coercion through graphql-js (`getArgumentValues`, so variables and
+ * literals are handled exactly as graphql-js executes them), then mapping by the argument metadata of the
+ * schema (filter, order_by, limit/offset, first/after/last/before, shorthand equality arguments).
+ */
+import { getArgumentValues, GraphQLError, GraphQLInputObjectType, getNamedType, type FieldNode, type GraphQLField } from 'graphql';
+import { LatticeError } from '../../errors.js';
+import { decodeCursor } from '../../query/cursor.js';
+import type { ConnectionArgs, Cursor, Filter, ListArgs, OrderItem } from '../../query/plan.js';
+import { fromGraphQLErrors, requestError } from '../errors.js';
+import { metaOf, type ArgMeta } from '../schema/meta.js';
+import { andFilters, convertFilter, isEmptyFilter } from './filter.js';
+import { convertOrderBy } from './order.js';
+import type { PlanContext } from './context.js';
+
+/** Coerced arguments of one field, keyed by argument role. */
+export interface CoercedArgs {
+  readonly filter?: Filter;
+  readonly orderBy: OrderItem[];
+  readonly limit?: number;
+  readonly offset?: number;
+  readonly first?: number;
+  readonly last?: number;
+  readonly after?: string;
+  readonly before?: string;
+  readonly id?: string;
+  readonly ids?: string[];
+}
+
+/**
+ * Coerce and map the arguments of `node` (a field of definition `def`).
+ * @param path response path of the field (`experiments.trials`), for messages
+ * @throws GraphQLRequestError BAD_USER_INPUT for values graphql-js cannot coerce, bad filters or order items,
+ *         and limits outside [0, limits.maxLimit]
+ */
+export function coerceArgs(
+  ctx: PlanContext,
+  def: GraphQLField<unknown, unknown>,
+  node: FieldNode,
+  variables: Readonly<Record<string, unknown>>,
+  path: string,
+): CoercedArgs {
+  let values: Record<string, unknown>;
+  try {
+    values = getArgumentValues(def, node, variables as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof GraphQLError) throw fromGraphQLErrors([err]);
+    throw err;
+  }
+  const filters: (Filter | undefined)[] = [];
+  let orderBy: OrderItem[] = [];
+  const out: { -readonly [K in keyof CoercedArgs]: CoercedArgs[K] } = { orderBy };
+  for (const arg of def.args) {
+    const v = values[arg.name];
+    if (v === undefined || v === null) continue;
+    const meta = metaOf<ArgMeta>(arg);
+    if (!meta) continue;
+    const argNode = node.arguments?.find((a) => a.name.value === arg.name) ?? node;
+    const where = `${path}(${arg.name})`;
+    switch (meta.role) {
+      case 'filter': {
+        const type = getNamedType(arg.type);
+        if (!(type instanceof GraphQLInputObjectType)) throw new Error('filter argument must be an input object');
+        filters.push(convertFilter(type, v as Record<string, unknown>, `${path}.${arg.name}`, argNode));
+        break;
+      }
+      case 'order_by':
+        orderBy = convertOrderBy(arg.type, v, `${path}.${arg.name}`, argNode);
+        out.orderBy = orderBy;
+        break;
+      case 'eq':
+        filters.push({ kind: 'compare', column: meta.column, type: meta.type, op: 'eq', value: v });
+        break;
+      case 'limit':
+      case 'first':
+      case 'last':
+        out[meta.role] = checkCount(ctx, v as number, where, argNode, true);
+        break;
+      case 'offset':
+        out.offset = checkCount(ctx, v as number, where, argNode, false);
+        break;
+      case 'after':
+      case 'before':
+        out[meta.role] = v as string;
+        break;
+      case 'id':
+        out.id = v as string;
+        break;
+      case 'ids':
+        out.ids = v as string[];
+        break;
+    }
+  }
+  const filter = andFilters(filters);
+  if (!isEmptyFilter(filter)) out.filter = filter;
+  return out;
+}
+
+function checkCount(ctx: PlanContext, n: number, where: string, node: FieldNode | import('graphql').ArgumentNode, bounded: boolean): number {
+  if (n < 0) throw requestError('BAD_USER_INPUT', `${where} is ${n}; it must be zero or positive.`, node);
+  if (bounded && n > ctx.limits.maxLimit) {
+    throw requestError(
+      'BAD_USER_INPUT',
+      `${where} is ${n}, above the maximum of ${ctx.limits.maxLimit}; request at most ${ctx.limits.maxLimit} rows and paginate.`,
+      node,
+    );
+  }
+  return n;
+}
+
+/** Plan `ListArgs` from coerced arguments. */
+export function toListArgs(a: CoercedArgs): ListArgs {
+  return { filter: a.filter, orderBy: a.orderBy, limit: a.limit, offset: a.offset };
+}
+
+/**
+ * Plan `ConnectionArgs` from coerced arguments, decoding cursors for `entity` under the requested ordering.
+ * @throws GraphQLRequestError BAD_USER_INPUT for malformed or foreign cursors, and for `first` with `last`
+ */
+export function toConnectionArgs(ctx: PlanContext, entity: string, a: CoercedArgs, node: FieldNode, path: string): ConnectionArgs {
+  if (a.first !== undefined && a.last !== undefined) {
+    throw requestError('BAD_USER_INPUT', `${path}: pass either first (with after) or last (with before), not both.`, node);
+  }
+  const decode = (raw: string | undefined, name: string): Cursor | undefined => {
+    if (raw === undefined) return undefined;
+    try {
+      return decodeCursor(ctx.model, entity, a.orderBy, raw);
+    } catch (err) {
+      if (err instanceof LatticeError) throw requestError(err.code, `${path}(${name}): ${err.message}`, node);
+      throw err;
+    }
+  };
+  return {
+    filter: a.filter,
+    orderBy: a.orderBy,
+    first: a.first,
+    last: a.last,
+    after: decode(a.after, 'after'),
+    before: decode(a.before, 'before'),
+  };
+}

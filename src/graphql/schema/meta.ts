@@ -1,0 +1,89 @@
+/**
+ * Metadata the schema builder attaches to generated fields, arguments and input fields (under
+ * `extensions.lattice`), so the planner maps a GraphQL AST back to model concepts without re-deriving names.
+ * This keeps inflection (snake_case vs camelCase) in one place: the builder names things, the planner reads
+ * the metadata.
+ */
+import type { FieldType } from '../../model/types.js';
+import type { CompareOp } from '../../query/plan.js';
+
+/** What an output field is. */
+export type FieldMeta =
+  | { readonly kind: 'column'; readonly column: string; readonly type: FieldType }
+  | { readonly kind: 'to_one'; readonly relation: string; readonly target: string }
+  | {
+      readonly kind: 'to_many';
+      readonly relation: string;
+      readonly target: string;
+      readonly shape: 'many' | 'list' | 'connection';
+    }
+  | {
+      readonly kind: 'root';
+      readonly entity: string;
+      readonly shape: 'one' | 'many' | 'list' | 'connection' | 'by_ids';
+    }
+  | {
+      /** A declared root alias (`trial_metrics(trial_id)`): a list of `entity` with required equality args. */
+      readonly kind: 'alias';
+      readonly entity: string;
+    }
+  | {
+      /** A field of the List / Connection / Edge / PageInfo wrapper types. */
+      readonly kind: 'wrapper';
+      readonly role:
+        | 'total_count'
+        | 'items'
+        | 'edges'
+        | 'nodes'
+        | 'page_info'
+        | 'cursor'
+        | 'node'
+        | 'has_next_page'
+        | 'has_previous_page'
+        | 'start_cursor'
+        | 'end_cursor';
+    };
+
+/** What an argument is. */
+export type ArgMeta =
+  | { readonly role: 'filter' | 'order_by' | 'limit' | 'offset' | 'first' | 'after' | 'last' | 'before' | 'id' | 'ids' }
+  | {
+      /** Shorthand equality on a column (`experiment_id: ID`), or a required alias argument. */
+      readonly role: 'eq';
+      readonly column: string;
+      readonly type: FieldType;
+    };
+
+/** What an input field of an `<Entity>Filter` or operator filter is. */
+export type FilterFieldMeta =
+  | { readonly kind: 'and' | 'or' | 'not' }
+  | { readonly kind: 'column'; readonly column: string; readonly type: FieldType }
+  | { readonly kind: 'relation'; readonly relation: string; readonly relationKind: 'to-one' | 'to-many' }
+  | { readonly kind: 'op'; readonly op: CompareOp }
+  | { readonly kind: 'quantifier'; readonly mode: 'some' | 'every' | 'none' };
+
+/** What an input field of an `<Entity>OrderBy` is. */
+export interface OrderFieldMeta {
+  readonly kind: 'order';
+  readonly column: string;
+}
+
+/** Shape of `extensions` on generated elements. */
+export interface LatticeExtensions<M> {
+  readonly [key: string]: unknown;
+  readonly lattice: M;
+}
+
+/** Wrap metadata for a `extensions:` config property. */
+export function ext<M>(meta: M): LatticeExtensions<M> {
+  return { lattice: meta };
+}
+
+/**
+ * Read the metadata of a generated element.
+ * @returns the metadata, or undefined for elements the builder did not annotate (e.g. introspection fields)
+ */
+export function metaOf<M>(element: { readonly extensions?: unknown } | undefined | null): M | undefined {
+  const e = element?.extensions as Partial<LatticeExtensions<M>> | undefined;
+  return e?.lattice;
+}

@@ -1,0 +1,91 @@
+/**
+ * The model document schema (SPEC M-1, M-2): what a user writes in YAML, JSON or `defineModel()`.
+ *
+ * Validated with zod; structural errors carry the document path (`entities.trial.fields.experiment.to`).
+ * Cross-references (ref targets, enum defaults, name collisions) are checked afterwards in `validate.ts`.
+ */
+import { z } from 'zod';
+
+/** Snake_case identifiers: lower-case letter first, then lower-case letters, digits and single underscores. */
+export const SNAKE_CASE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const snake = z.string().regex(SNAKE_CASE, 'expected a snake_case name such as "trial" or "start_time"');
+/** GraphQL enum value names (as declared; SPEC G-1). */
+const enumValue = z
+  .string()
+  .regex(/^[_A-Za-z][_0-9A-Za-z]*$/, 'expected an enum value usable as a GraphQL name (letters, digits, _)')
+  .refine((v) => !['true', 'false', 'null'].includes(v), 'true, false and null cannot be enum values');
+
+export const FIELD_TYPES = [
+  'string',
+  'text',
+  'int',
+  'bigint',
+  'float',
+  'decimal',
+  'boolean',
+  'datetime',
+  'date',
+  'uuid',
+  'json',
+  'enum',
+  'string[]',
+  'ref',
+  'vector',
+] as const;
+
+const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+export const fieldDocument = z.strictObject({
+  type: z.enum(FIELD_TYPES, { error: `expected one of: ${FIELD_TYPES.join(', ')}` }),
+  required: z.boolean().optional(),
+  default: jsonValue.optional(),
+  unique: z.boolean().optional(),
+  index: z.boolean().optional(),
+  searchable: z.boolean().optional(),
+  description: z.string().optional(),
+  deprecated: z.string().min(1, 'give the deprecation reason').optional(),
+  /** enum only */
+  values: z.array(enumValue).min(1, 'an enum needs at least one value').optional(),
+  /** vector only */
+  dimensions: z.number().int().min(1).max(16000).optional(),
+  /** ref only */
+  to: snake.optional(),
+  on_delete: z.enum(['cascade', 'restrict', 'set null']).optional(),
+  inverse: snake.optional(),
+});
+
+export const entityDocument = z.strictObject({
+  description: z.string().optional(),
+  plural: snake.optional(),
+  fields: z.record(snake, fieldDocument),
+});
+
+export const aliasDocument = z.strictObject({
+  entity: snake,
+  args: z.array(snake).min(1, 'an alias needs at least one argument column, e.g. [trial_id]'),
+  description: z.string().optional(),
+});
+
+export const modelDocument = z.strictObject({
+  name: snake,
+  description: z.string().optional(),
+  naming: z.enum(['snake_case', 'graphql-default']).optional(),
+  schema: snake.optional(),
+  entities: z.record(snake, entityDocument),
+  aliases: z.record(snake, aliasDocument).optional(),
+});
+
+/** A model document as written (input shape). */
+export type ModelDocument = z.input<typeof modelDocument>;
+export type FieldDocument = z.output<typeof fieldDocument>;
+export type EntityDocument = z.output<typeof entityDocument>;
+
+/**
+ * Identity helper for models written in TypeScript (`lattice.model.ts`): gives type checking and completion.
+ * @example export default defineModel({ name: 'shop', entities: { order: { fields: { total: { type: 'decimal' } } } } })
+ */
+export function defineModel<const T extends ModelDocument>(doc: T): T {
+  return doc;
+}

@@ -1,0 +1,81 @@
+/**
+ * Nesting limits checked before deeper (recursive) processing (SPEC G-12, "Security" quality bar): graphql-js'
+ * parser, validator and variable coercion, and our planner, recurse once per nesting level and overflow the
+ * stack on a document or variable nested a few thousand levels deep. These checks are iterative.
+ */
+import { badInput, LatticeError } from './errors.js';
+
+/** Deepest nesting of brackets (`{`, `[`, `(`) accepted in a GraphQL document. */
+export const MAX_DOCUMENT_NESTING = 256;
+/** Deepest nesting of objects/arrays accepted in JSON variables and request bodies. */
+export const MAX_JSON_NESTING = 128;
+
+/**
+ * Deepest bracket nesting of a GraphQL document, skipping strings, block strings and comments.
+ * Stops counting once `limit` is exceeded (cost O(length) at most).
+ */
+export function documentNesting(text: string, limit = MAX_DOCUMENT_NESTING): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x23 /* # */) {
+      while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i++;
+    } else if (c === 0x22 /* " */) {
+      if (text.startsWith('"""', i)) {
+        i += 3;
+        while (i < text.length && !text.startsWith('"""', i)) i += text.startsWith('\\"""', i) ? 4 : 1;
+        i += 2;
+      } else {
+        i++;
+        while (i < text.length && text[i] !== '"' && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
+      }
+    } else if (c === 0x7b || c === 0x5b || c === 0x28) {
+      depth++;
+      if (depth > max) max = depth;
+      if (max > limit) return max;
+    } else if (c === 0x7d || c === 0x5d || c === 0x29) {
+      depth--;
+    }
+  }
+  return max;
+}
+
+/** Deepest nesting of a parsed JSON value (a scalar is 0, `{}` and `[]` are 1); stops past `limit`. */
+export function jsonNesting(value: unknown, limit = MAX_JSON_NESTING): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const depth = d + 1;
+    if (depth > max) max = depth;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth]);
+    }
+  }
+  return max;
+}
+
+/**
+ * @throws LatticeError QUERY_TOO_COMPLEX when the document nests deeper than {@link MAX_DOCUMENT_NESTING}
+ */
+export function checkDocumentNesting(text: string): void {
+  if (documentNesting(text) > MAX_DOCUMENT_NESTING) {
+    throw new LatticeError(
+      'QUERY_TOO_COMPLEX',
+      `The GraphQL document is nested more than ${MAX_DOCUMENT_NESTING} levels deep; flatten it (e.g. fewer nested and/or filters).`,
+    );
+  }
+}
+
+/**
+ * @param what where the value came from, for the message (e.g. `variables`, `body`)
+ * @throws LatticeError BAD_USER_INPUT when the value nests deeper than {@link MAX_JSON_NESTING}
+ */
+export function checkJsonNesting(value: unknown, what: string): void {
+  if (jsonNesting(value) > MAX_JSON_NESTING) {
+    throw badInput(`${what} is nested more than ${MAX_JSON_NESTING} levels deep; flatten it.`);
+  }
+}

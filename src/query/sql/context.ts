@@ -1,0 +1,100 @@
+/**
+ * Compile-time state shared by the SQL builders of one statement: the model, the bind parameters, the tenant
+ * scope and a table-alias generator; plus checked look-ups of entities, columns and relations (a plan can only
+ * name things the model has — anything else is a planner bug, reported as INTERNAL).
+ */
+import type { Entity, Field, Model, Relation } from '../../model/types.js';
+import type { Scope } from '../plan.js';
+import { internal } from '../../errors.js';
+import { qualified, quoteIdent } from './ident.js';
+import { ParamContext } from './params.js';
+
+/** State of one compilation. */
+export class CompileContext {
+  readonly params = new ParamContext();
+  private aliasCount = 0;
+
+  constructor(
+    readonly model: Model,
+    readonly scope: Scope,
+  ) {}
+
+  /** A fresh table alias (`t1`, `t2`, ...), unique within the statement. */
+  alias(): string {
+    this.aliasCount += 1;
+    return `t${this.aliasCount}`;
+  }
+
+  /** @throws LatticeError INTERNAL for an unknown entity. */
+  entity(name: string): Entity {
+    const e = this.model.entities.get(name);
+    if (!e) throw internal(`query plan names unknown entity "${name}"`);
+    return e;
+  }
+
+  /** @throws LatticeError INTERNAL for an unknown column. */
+  field(entity: Entity, column: string): Field {
+    const f = entity.columns.get(column);
+    if (!f) throw internal(`query plan names unknown column "${column}" of ${entity.name}`);
+    return f;
+  }
+
+  /** @throws LatticeError INTERNAL for an unknown relation. */
+  relation(entity: Entity, name: string): Relation {
+    const r = entity.relations.get(name);
+    if (!r) throw internal(`query plan names unknown relation "${name}" of ${entity.name}`);
+    return r;
+  }
+}
+
+/** `alias."column"` */
+export function col(alias: string, column: string): string {
+  return `${alias}.${quoteIdent(column)}`;
+}
+
+/** A table read: `FROM <table> <alias>` and the predicates every read of it needs. */
+export interface Source {
+  readonly entity: Entity;
+  readonly alias: string;
+  /** `"schema"."table" alias` */
+  readonly from: string;
+  /** Conjuncts: the tenant-scope predicate and the correlation with the parent row (possibly none). */
+  readonly where: readonly string[];
+}
+
+/** The parent side of a correlated read: the relation followed and the parent row's alias. */
+export interface Correlation {
+  readonly relation: Relation;
+  readonly parentAlias: string;
+}
+
+/**
+ * Open a read of `entityName` under a fresh alias, with the tenant predicate (`<alias>.<tenantColumn> =
+ * ANY($scope::uuid[])` when the scope is a project list) and, for a relation, the correlation with the parent
+ * row: `child.<targetColumn> = parent.<sourceColumn>` plus equal tenant columns when the relation is
+ * tenant-scoped (composite foreign keys, SPEC S-2).
+ */
+export function openSource(ctx: CompileContext, entityName: string, correlation?: Correlation): Source {
+  const entity = ctx.entity(entityName);
+  const alias = ctx.alias();
+  const where: string[] = [];
+  if (correlation) {
+    const r = correlation.relation;
+    const parent = ctx.entity(r.source);
+    where.push(`${col(alias, r.targetColumn)} = ${col(correlation.parentAlias, r.sourceColumn)}`);
+    if (r.tenantScoped) {
+      where.push(`${col(alias, entity.tenantColumn)} = ${col(correlation.parentAlias, parent.tenantColumn)}`);
+    }
+  }
+  if (ctx.scope.kind === 'projects') {
+    where.push(`${col(alias, entity.tenantColumn)} = ANY(${ctx.params.scope(ctx.scope.projectIds)})`);
+  }
+  return { entity, alias, from: `${qualified(entity.table.schema, entity.table.name)} ${alias}`, where };
+}
+
+/** Join conjuncts with AND; `true` when there are none. */
+export function and(parts: readonly string[]): string {
+  if (parts.length === 0) return 'true';
+  if (parts.length === 1) return parts[0];
+  return parts.map((p) => `(${p})`).join(' AND ');
+}

@@ -1,0 +1,51 @@
+/**
+ * Selections → the JSON object of one row: columns, constants, to-one relations (correlated sub-query, null
+ * when absent) and to-many relations in any of their shapes (list, list page, connection).
+ */
+import type { Entity } from '../../model/types.js';
+import type { Selection } from '../plan.js';
+import { internal } from '../../errors.js';
+import { and, openSource, type CompileContext } from './context.js';
+import { columnJson, jsonObject, textConst } from './json.js';
+import { listPageSql, listSql } from './list.js';
+import { connectionSql } from './connection.js';
+
+/**
+ * JSON object (type `json`) of the row of `entity` under `alias`, keyed by the selection's response keys in
+ * order. Nested relations are correlated sub-queries on the relation's columns (plus the tenant column for
+ * tenant-scoped relations) and carry the tenant-scope predicate.
+ */
+export function selectionJson(ctx: CompileContext, entity: Entity, alias: string, selection: Selection): string {
+  const pairs: Array<readonly [string, string]> = selection.map((item) => {
+    switch (item.kind) {
+      case 'column':
+        return [item.responseKey, columnJson(alias, ctx.field(entity, item.column))] as const;
+      case 'typename':
+        return [item.responseKey, textConst(ctx, item.value)] as const;
+      case 'to_one': {
+        const relation = ctx.relation(entity, item.relation);
+        if (relation.kind !== 'to-one') throw internal(`relation ${entity.name}.${relation.name} is to-many; plan it as to_many`);
+        const child = openSource(ctx, relation.target, { relation, parentAlias: alias });
+        const obj = selectionJson(ctx, child.entity, child.alias, item.selection);
+        return [item.responseKey, `(SELECT ${obj} FROM ${child.from} WHERE ${and(child.where)})`] as const;
+      }
+      case 'to_many': {
+        const relation = ctx.relation(entity, item.relation);
+        if (relation.kind !== 'to-many') throw internal(`relation ${entity.name}.${relation.name} is to-one; plan it as to_one`);
+        if (item.node.entity !== relation.target) {
+          throw internal(`relation ${entity.name}.${relation.name} leads to ${relation.target}, not ${item.node.entity}`);
+        }
+        const corr = { relation, parentAlias: alias };
+        const node = item.node;
+        const sql =
+          node.kind === 'list'
+            ? listSql(ctx, node, corr)
+            : node.kind === 'list_page'
+              ? listPageSql(ctx, node, corr)
+              : connectionSql(ctx, node, corr);
+        return [item.responseKey, sql] as const;
+      }
+    }
+  });
+  return jsonObject(ctx, pairs);
+}

@@ -1,0 +1,78 @@
+/**
+ * Validation for the REST plugin: two AJV instances (bodies: no coercion, never strip unknown fields;
+ * query strings: coerce `"10"` → 10, `"true"` → true, fill defaults), the Fastify validator compiler that picks
+ * between them, compiled per-entity body validators for ingestion events, and AJV errors → `ErrorDetail`s.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+import type { ErrorDetail } from '../errors.js';
+import type { JsonSchema } from './schemas.js';
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object in some setups.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    allErrors: false,
+    coerceTypes: coerce,
+    useDefaults: coerce,
+    removeAdditional: false,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+/** Validators of one REST plugin instance. */
+export interface Validators {
+  /** For `FastifyInstance.setValidatorCompiler` in the plugin's scope. */
+  readonly compiler: FastifySchemaCompiler<JsonSchema>;
+  /** Compile a body schema (no coercion). */
+  compileBody(schema: JsonSchema): ValidateFunction;
+}
+
+/** Create the AJV instances and the Fastify validator compiler (bodies strict, query strings coerced). */
+export function createValidators(): Validators {
+  const body = makeAjv(false);
+  const query = makeAjv(true);
+  return {
+    compiler: ({ schema, httpPart }) => (httpPart === 'body' ? body : query).compile(schema),
+    compileBody: (schema) => body.compile(schema),
+  };
+}
+
+/** A readable message for one AJV error (enum errors list the allowed values). */
+export function ajvMessage(e: ErrorObject): string {
+  const params = e.params as Record<string, unknown>;
+  if (e.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `must be one of: ${params.allowedValues.filter((v) => v !== null).join(', ')}`;
+  }
+  if (e.keyword === 'format') return `must be a valid ${String(params.format)}`;
+  if (e.keyword === 'pattern' && e.instancePath.endsWith('order_by')) {
+    return 'must be comma-separated column names, each optionally prefixed by "-" (e.g. -created_at,name)';
+  }
+  return e.message ?? 'is invalid';
+}
+
+/**
+ * AJV errors → details with paths like `body.name`, `body[2].trial_id`; `if` errors (from the one-or-many body
+ * schema) are dropped as they only repeat the real error.
+ * @param root the path prefix (`body`, `querystring`, `batch[3].body`)
+ */
+export function ajvDetails(root: string, errors: readonly ErrorObject[] | null | undefined): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  for (const e of errors ?? []) {
+    if (e.keyword === 'if') continue;
+    const path = root + e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('');
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
+      out.push({ path: `${path}.${params.additionalProperty}`, message: 'unknown field; remove it' });
+    } else if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
+      out.push({ path: `${path}.${params.missingProperty}`, message: 'is required' });
+    } else {
+      out.push({ path, message: ajvMessage(e) });
+    }
+  }
+  return out;
+}

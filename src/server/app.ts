@@ -1,0 +1,95 @@
+/**
+ * The HTTP server (GUIDE "src/server"): Fastify 5 with pino logging, request ids, a body limit, the
+ * authentication hook, one error shape for every failure, and the route plugins — GraphQL
+ * (`src/graphql/routes.ts`), REST (`src/rest/routes.ts`), administration and health.
+ *
+ * Error shape (SPEC R-1, G-14): `{ "error": { code, message, details }, "request_id" }`, also for 404 and 413.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Db } from '../db/types.js';
+import type { Model } from '../model/types.js';
+import { notFound } from '../errors.js';
+import { graphqlRoutes } from '../graphql/routes.js';
+import { restRoutes } from '../rest/routes.js';
+import { adminRoutes } from './admin.js';
+import { checkJsonNesting } from '../nesting.js';
+import { registerAuthHook } from './auth-hook.js';
+import { DEFAULT_LIMITS, type AppContext, type ServerConfig } from './context.js';
+import { sendError } from './errors.js';
+import { healthRoutes } from './health.js';
+import { buildValidator } from './validation.js';
+
+/** Default request body limit: 10 MB (SPEC G-12). */
+export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
+
+export interface BuildServerOptions {
+  readonly db: Db;
+  readonly model: Model;
+  readonly config?: Partial<ServerConfig>;
+  /** Fastify/pino logger options: `false` (default) silences logging, `true` logs JSON at info, or pino options. */
+  readonly logger?: boolean | object;
+}
+
+/**
+ * Complete a partial configuration with defaults. `mode` defaults to `development` only when
+ * `LATTICE_MODE=development` or `NODE_ENV=development`, else `production` (no internal error text to clients).
+ */
+export function resolveServerConfig(partial: Partial<ServerConfig> = {}): ServerConfig {
+  const envMode = process.env.LATTICE_MODE ?? process.env.NODE_ENV;
+  return {
+    mode: partial.mode ?? (envMode === 'development' ? 'development' : 'production'),
+    limits: { ...DEFAULT_LIMITS, ...partial.limits },
+    bodyLimit: partial.bodyLimit ?? DEFAULT_BODY_LIMIT,
+  };
+}
+
+/** Use a client's `x-request-id` when it is a sane token (≤ 128 chars of [A-Za-z0-9._:-]), else a UUID. */
+function requestId(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
+/**
+ * Build the server (not yet listening).
+ * @returns the Fastify instance and the AppContext handed to every route plugin
+ * @throws when a route plugin fails to register
+ */
+export async function buildServer(options: BuildServerOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
+  const config = resolveServerConfig(options.config);
+  const fastifyOptions: FastifyServerOptions = {
+    logger: options.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    genReqId: (req) => requestId(req.headers['x-request-id']),
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // SPEC R-1: unknown fields and wrong types in bodies are a 400 (see validation.ts).
+    schemaController: { compilersFactory: { buildValidator } },
+  };
+  const app = Fastify(fastifyOptions);
+  const model = options.model;
+  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => model };
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', String(request.id));
+  });
+  registerAuthHook(app, options.db);
+  // Parsed JSON bodies are checked for depth before any recursive validation or database JSON parsing.
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== null && typeof request.body === 'object') checkJsonNesting(request.body, 'The request body');
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, config.mode));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      request,
+      reply,
+      notFound(`No route ${request.method} ${request.url.split('?')[0]}; use /graphql for GraphQL and /api/v1/<plural> (e.g. /api/v1/experiments) for REST.`),
+      config.mode,
+    ),
+  );
+
+  await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => adminRoutes(scope, ctx));
+  await app.register(async (scope) => graphqlRoutes(scope, ctx));
+  await app.register(async (scope) => restRoutes(scope, ctx));
+  return { app, ctx };
+}

@@ -1,0 +1,43 @@
+/**
+ * What every route plugin receives: the running model, the database, configuration and the logger.
+ * `src/server/app.ts` builds it; GraphQL (`src/graphql`), REST (`src/rest`) and admin routes read it.
+ *
+ * The model is read through `current()` so a later model swap (SPEC M-7) changes it for new requests only.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import type { Db } from '../db/types.js';
+import type { Model } from '../model/types.js';
+
+/** Limits applied to reads (SPEC G-12 grows this). */
+export interface QueryLimits {
+  /** Largest accepted `limit` / `first` / `last` argument. */
+  readonly maxLimit: number;
+  /** Largest GraphQL selection depth. */
+  readonly maxDepth: number;
+}
+
+export interface ServerConfig {
+  /** `development` shows database error text and SQL in errors and traces; `production` never does. */
+  readonly mode: 'development' | 'production';
+  readonly limits: QueryLimits;
+  /** Maximum request body in bytes (413 beyond). */
+  readonly bodyLimit: number;
+}
+
+export interface AppContext {
+  readonly db: Db;
+  readonly config: ServerConfig;
+  readonly log: FastifyBaseLogger;
+  /** The model currently served. */
+  model(): Model;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = { maxLimit: 10_000, maxDepth: 12 };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook (`src/server/auth-hook.ts`) on every request that carried valid credentials. */
+    principal?: Principal;
+  }
+}

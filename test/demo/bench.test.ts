@@ -1,0 +1,93 @@
+/**
+ * Guards `npm run bench` (bench/*.ts): on a small seeded PostgreSQL database, Lattice and the hand-written
+ * baseline give the same answer to the dashboard query, and the load generator measures a server.
+ * PostgreSQL only (the baseline is a node-postgres pool); skipped without TEST_DATABASE_URL.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBaseline, type BaselineServer } from '../../bench/baseline-server.js';
+import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure } from '../../bench/load.js';
+import { formatReport } from '../../bench/run.js';
+import { seed } from '../../bench/seed.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { buildServer } from '../../src/server/app.js';
+import { createTestDb, type TestDb } from '../support/db.js';
+
+const url = process.env.TEST_DATABASE_URL;
+
+describe.skipIf(!url)('benchmark harness (postgres)', () => {
+  let t: TestDb;
+  let app: FastifyInstance;
+  let address: string;
+  let baseline: BaselineServer;
+  let projectId: string;
+  let auth: string;
+
+  beforeAll(async () => {
+    t = await createTestDb('postgres');
+    const size = { experiments: 7, trialsPerExperiment: 3, runsPerTrial: 2, stepsPerRun: 4 };
+    const seeded = await seed(t.db, t.model, size);
+    projectId = seeded.projectId;
+    expect(seeded.counts).toEqual({ projects: 1, experiments: 7, trials: 21, runs: 42, metrics: 42 * 4 * 3 });
+    const key = await createApiKey(t.db, { projectId: null, role: 'admin' });
+    auth = `Bearer ${key.secret_key}`;
+    ({ app } = await buildServer({ db: t.db, model: t.model }));
+    address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const dbName = (await t.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;
+    const dbUrl = new URL(url!);
+    dbUrl.pathname = `/${dbName}`;
+    baseline = await startBaseline({ connectionString: dbUrl.toString(), poolSize: 2 });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await baseline?.close();
+    await t?.close();
+  });
+
+  it('Lattice and the baseline answer the dashboard query identically', async () => {
+    const [a, b] = await Promise.all([fetchJson(latticeTarget(address, auth, projectId)), fetchJson(baselineTarget(baseline.url, projectId))]);
+    expect(firstDifference(a.value, b.value)).toBeNull();
+    const project = (b.value as { data: { project: { experiments: { name: string; trials: { runs: unknown[] }[] }[] } } }).data.project;
+    // 5 newest experiments, newest first, each with all its trials and runs.
+    expect(project.experiments.map((e) => e.name)).toEqual(['experiment-007', 'experiment-006', 'experiment-005', 'experiment-004', 'experiment-003']);
+    expect(project.experiments.every((e) => e.trials.length === 3 && e.trials.every((tr) => tr.runs.length === 2))).toBe(true);
+  });
+
+  it('firstDifference names the path of a mismatch', () => {
+    expect(firstDifference({ a: [1, { b: 2 }] }, { a: [1, { b: 3 }] })).toBe('$.a.1.b: 2 vs 3');
+    expect(firstDifference({ a: 1 }, { a: 1 })).toBeNull();
+  });
+
+  it('the baseline refuses bad parameters', async () => {
+    const res = await fetch(`${baseline.url}?project_id=not-a-uuid`);
+    expect(res.status).toBe(400);
+  });
+
+  it('measures a server under load and formats the report', async () => {
+    const result = await measure(baselineTarget(baseline.url, projectId), { connections: 2, duration: 1, warmup: 0 });
+    expect(result.requests).toBeGreaterThan(0);
+    expect(result.requestsPerSecond).toBeGreaterThan(0);
+    expect(result.p99).toBeGreaterThanOrEqual(result.p50);
+    const md = formatReport({
+      date: '2026-01-01T00:00:00Z',
+      node: 'v20',
+      postgres: 'PostgreSQL 15',
+      cpus: '2 × CPU',
+      cpuCount: 2,
+      loadAtStart: 3,
+      counts: { projects: 1, experiments: 7, trials: 21, runs: 42, metrics: 504 },
+      seedSeconds: 1,
+      answerBytes: 2048,
+      answerObjects: 46,
+      connections: 2,
+      duration: 1,
+      warmup: 0,
+      lattice: { ...result, name: 'Lattice', requestsPerSecond: result.requestsPerSecond / 2 },
+      baseline: result,
+    });
+    expect(md).toMatch(/\| \*\*Lattice \/ baseline\*\* \| 0\.50× \|/);
+    expect(md).toContain('504 metrics');
+    expect(md).toMatch(/machine was busy/);
+  });
+});

@@ -56,6 +56,9 @@ export interface BaselineServer {
   close(): Promise<void>;
 }
 
+/** `application_name` of the baseline's connections (to find them in `pg_stat_activity`). */
+export const BASELINE_APPLICATION_NAME = 'lattice-bench-baseline';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -69,7 +72,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * @throws the driver's error when the database is unreachable
  */
 export async function startBaseline(options: { connectionString: string; poolSize?: number }): Promise<BaselineServer> {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 10,
+    application_name: BASELINE_APPLICATION_NAME,
+  });
+  // An idle pooled connection that the server ends (restart, pg_terminate_backend, DROP DATABASE … WITH
+  // (FORCE) racing pool.end(), whose promise resolves before the sockets are closed) makes the pool emit
+  // 'error'; without a listener that is an uncaught exception. The pool has already discarded the client and
+  // opens a new one on the next request, so there is nothing else to do.
+  pool.on('error', () => undefined);
   await pool.query('SELECT 1');
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://baseline');

@@ -64,6 +64,24 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     expect(res.status).toBe(400);
   });
 
+  it('the baseline survives the server ending its idle connections (no uncaught pool error)', async () => {
+    // Before the pool had an 'error' listener, an idle connection ended by the server (restart,
+    // pg_terminate_backend, or DROP DATABASE … WITH (FORCE) racing pool.end()) crashed the process; vitest
+    // reports that as an unhandled error and fails the run.
+    const before = await fetch(`${baseline.url}?project_id=${projectId}`);
+    expect(before.status).toBe(200);
+    const { rows } = await t.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = $1 AND datname = current_database()) k`,
+      ['lattice-bench-baseline'],
+    );
+    expect(rows[0].n).toBeGreaterThan(0);
+    // Let the FATAL message reach the idle client, then the pool opens a fresh connection.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = await fetch(`${baseline.url}?project_id=${projectId}`);
+    expect(after.status).toBe(200);
+  });
+
   it('measures a server under load and formats the report', async () => {
     const result = await measure(baselineTarget(baseline.url, projectId), { connections: 2, duration: 1, warmup: 0 });
     expect(result.requests).toBeGreaterThan(0);

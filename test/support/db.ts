@@ -50,6 +50,7 @@ export async function createTestDb(kind: TestKind, model?: Model): Promise<TestD
   if (!TEST_DATABASE_URL) throw new Error('createTestDb("postgres") needs TEST_DATABASE_URL');
   const name = `lattice_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
+  admin.on('error', () => undefined); // an idle admin connection ended by the server is simply replaced
   await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;

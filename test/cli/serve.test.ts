@@ -1,9 +1,10 @@
 /**
  * `lattice serve` in-process: first start (default project, admin key, credentials, banner), a refused second
- * server on a held PGlite data directory, and an idempotent restart — on PGlite (on disk) and PostgreSQL.
+ * server on a held PGlite data directory, an idempotent restart, and a restart with a changed model file
+ * (additive change applied and served; destructive change refused) — on PGlite (on disk) and PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -107,5 +108,42 @@ describe.each(TEST_KINDS)('lattice serve on %s', (kind) => {
     const io2 = capture();
     expect(await runCli(['migrate', ...target], io2)).toBe(0);
     expect(io2.lines.join('\n')).toMatch(/is up to date \(version 1\)/);
+  });
+
+  it('restarts with a model file that adds a field and serves it; refuses a destructive change', async () => {
+    const preset = await readFile(new URL('../../presets/experiments/model.yaml', import.meta.url), 'utf8');
+    // The preset's experiment entity gains an optional `owner` string.
+    const added = preset.replace(/^(  experiment:\n(?:.*\n)*?    fields:\n)/m, '$1      owner: { type: string, index: true }\n');
+    expect(added).not.toBe(preset);
+    const modelFile = path.join(dir, 'model.yaml');
+    await writeFile(modelFile, added);
+    const io = capture();
+    const server = await startServe({ ...options, model: modelFile }, io);
+    try {
+      expect(io.lines.join('\n')).toMatch(/Migrated model "experiments" to version 2/);
+      const { secret_key, project_id } = (await readCredentials(options.credentialsFile))!;
+      const headers = { authorization: `Bearer ${secret_key}`, 'content-type': 'application/json' };
+      const created = await fetch(`${server.url}/api/v1/experiments`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ project_id, name: 'owned', owner: 'ada' }),
+      });
+      expect(created.status).toBe(201);
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query: '{ experiments(filter: { owner: { eq: "ada" } }) { name owner } }' }),
+      });
+      expect(await res.json()).toEqual({ data: { experiments: [{ name: 'owned', owner: 'ada' }] } });
+    } finally {
+      await server.close();
+    }
+
+    // `owner` becomes an int: refused before anything runs, with the field's path; the server does not start.
+    await writeFile(modelFile, added.replace('owner: { type: string, index: true }', 'owner: { type: int }'));
+    await expect(startServe({ ...options, model: modelFile }, capture())).rejects.toThrow(
+      /entities\.experiment\.fields\.owner: column "owner" is text, the model says integer/,
+    );
+    if (kind === 'pglite') expect(readDataDirLock(options.dataDir)).toBeNull();
   });
 });

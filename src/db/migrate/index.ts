@@ -2,12 +2,16 @@
  * Applying a model to a database (SPEC S-3): idempotent, one transaction, serialised by an advisory lock,
  * every applied version recorded in `lattice.model_versions` with its DDL.
  */
+import { loadModelDocument } from '../../model/load.js';
 import type { Model } from '../../model/types.js';
 import { qualified } from '../../query/sql/ident.js';
 import type { Db, Queryable } from '../types.js';
+import { LatticeError } from '../../errors.js';
+import { destructiveChanges, readExistingTables } from './alter.js';
 import { generateDdl, type DdlOptions } from './ddl.js';
 
 export { generateDdl, type DdlOptions } from './ddl.js';
+export { alterTableDdl, destructiveChanges, readExistingTables, type ExistingTables } from './alter.js';
 export { SEARCH_COLUMN, SEARCH_CONFIG, columnType, sqlLiteral } from './tables.js';
 
 /** Outcome of `migrate`. */
@@ -36,14 +40,30 @@ export async function detectCapabilities(q: Queryable): Promise<Required<DdlOpti
 }
 
 /** Latest recorded version, or null on a database never migrated. */
-async function latestVersion(q: Queryable, model: Model): Promise<{ version: number; hash: string; ddl: string } | null> {
+async function latestVersion(
+  q: Queryable,
+  model: Model,
+): Promise<{ version: number; hash: string; generated_ddl: string; document: unknown } | null> {
   const table = qualified(model.systemSchema, 'model_versions');
   const { rows: exists } = await q.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [table]);
   if (!exists[0]?.ok) return null;
-  const { rows } = await q.query<{ version: number; hash: string; ddl: string }>(
-    `SELECT version, hash, ddl FROM ${table} ORDER BY version DESC LIMIT 1`,
+  const { rows } = await q.query<{ version: number; hash: string; generated_ddl: string; document: unknown }>(
+    `SELECT version, hash, generated_ddl, document FROM ${table} ORDER BY version DESC LIMIT 1`,
   );
   return rows[0] ?? null;
+}
+
+/**
+ * The model recorded with the latest version, for comparing defaults; undefined when there is none or it no
+ * longer loads (a document recorded by an older Lattice whose rules have changed).
+ */
+function previousModel(document: unknown): Model | undefined {
+  if (document === undefined) return undefined;
+  try {
+    return loadModelDocument(document);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The DDL text stored with a version (statements joined as a runnable script). */
@@ -54,24 +74,44 @@ export function ddlText(statements: readonly string[]): string {
 /**
  * Bring the database to `model`.
  *
+ * Compares the model with the data tables as they exist (`readExistingTables`): additive differences (new
+ * entities, fields, indexes, enum values, a field becoming optional or required, `unique` added or removed)
+ * become DDL; destructive ones (a column's type changed, a column without a field) are refused — nothing is
+ * dropped or converted automatically.
+ *
  * A no-op (`applied: false`, `statements: []`) when the latest recorded version has the same model hash and
- * the same generated DDL (so upgrading Lattice's generator re-applies). Otherwise every statement of
- * `generateDdl` runs in ONE owner transaction that first takes `pg_advisory_xact_lock(MIGRATION_LOCK_KEY)`
- * (two processes migrating at once: the second waits, then sees the first's version and does nothing), and
- * the new version (latest + 1) is recorded with document, hash and DDL text.
+ * the same generated (catalog-independent) DDL, and the tables already match the model — so upgrading
+ * Lattice's generator, or a column dropped by hand, re-applies. Otherwise every statement runs in ONE owner
+ * transaction that first takes `pg_advisory_xact_lock(MIGRATION_LOCK_KEY)` (two processes migrating at once:
+ * the second waits, then sees the first's version and does nothing), and the new version (latest + 1) is
+ * recorded with document, hash, the executed DDL and the generated DDL.
  *
  * With `dryRun`, nothing is executed or recorded: `statements` is the full DDL, `version` the one it would get
  * (the current one when already up to date).
+ * @throws LatticeError `CONFLICT` listing the destructive changes (nothing is applied)
  * @throws the database error of the failing statement (the transaction is rolled back; nothing is recorded),
- *         its message prefixed with the statement's first line.
+ *         its message prefixed with the statement's first line (and a hint for a new required column)
  */
 export async function migrate(db: Db, model: Model, options: { dryRun?: boolean } = {}): Promise<MigrationResult> {
   return db.transaction(async (tx) => {
     if (!options.dryRun) await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    const statements = generateDdl(model, await detectCapabilities(tx));
-    const text = ddlText(statements);
+    const capabilities = await detectCapabilities(tx);
+    const existing = await readExistingTables(tx, model);
+    const refused = destructiveChanges(model, existing, capabilities);
+    if (refused.length) {
+      throw new LatticeError(
+        'CONFLICT',
+        `The model changes existing tables in ways Lattice does not apply by itself (it never drops or converts ` +
+          `data): ${refused.map((d) => `${d.path}: ${d.message}`).join('; ')}. Restore those fields as they were, ` +
+          `or change the tables yourself (ALTER TABLE … in psql) and start again.`,
+        refused,
+      );
+    }
     const latest = await latestVersion(tx, model);
-    const upToDate = latest !== null && latest.hash === model.hash && latest.ddl === text;
+    const generated = ddlText(generateDdl(model, capabilities));
+    const statements = generateDdl(model, capabilities, existing, previousModel(latest?.document));
+    const text = ddlText(statements);
+    const upToDate = latest !== null && latest.hash === model.hash && latest.generated_ddl === generated && text === generated;
     const current = latest?.version ?? 0;
     if (options.dryRun) return { applied: false, version: upToDate ? current : current + 1, statements };
     if (upToDate) return { applied: false, version: current, statements: [] };
@@ -79,14 +119,21 @@ export async function migrate(db: Db, model: Model, options: { dryRun?: boolean 
       try {
         await tx.query(sql);
       } catch (err) {
-        if (err instanceof Error) err.message = `Migration failed at "${sql.split('\n')[0]}": ${err.message}`;
+        if (err instanceof Error) {
+          const hint =
+            (err as { code?: string }).code === '23502' && /^ALTER TABLE .* ADD COLUMN/.test(sql)
+              ? ' (a new required field needs a default when the table already has rows)'
+              : '';
+          err.message = `Migration failed at "${sql.split('\n')[0]}": ${err.message}${hint}`;
+        }
         throw err;
       }
     }
     const version = current + 1;
     await tx.query(
-      `INSERT INTO ${qualified(model.systemSchema, 'model_versions')} (version, hash, document, ddl) VALUES ($1, $2, $3, $4)`,
-      [version, model.hash, JSON.stringify(model.document), text],
+      `INSERT INTO ${qualified(model.systemSchema, 'model_versions')} (version, hash, document, ddl, generated_ddl)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [version, model.hash, JSON.stringify(model.document), text, generated],
     );
     return { applied: true, version, statements };
   });

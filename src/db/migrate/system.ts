@@ -149,6 +149,7 @@ export function systemTablesDdl(s: string): string[] {
   hash text NOT NULL,
   document jsonb NOT NULL,
   ddl text NOT NULL,
+  generated_ddl text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now()
 )`,
   ];

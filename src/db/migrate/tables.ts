@@ -121,50 +121,82 @@ function searchExpression(fields: Field[]): string {
     .join(' || ');
 }
 
+/** Column definition of a field for CREATE TABLE / ADD COLUMN: name, type, NOT NULL, DEFAULT. */
+export function columnDefinition(model: Model, entity: Entity, f: Field, options: DdlOptions): string {
+  const type = columnType(model, entity, f, options);
+  let line = `${quoteIdent(f.column)} ${type}`;
+  if (f.column === 'id') line += ` NOT NULL DEFAULT ${uuidV7Default(model.systemSchema)}`;
+  else if (f.column === 'created_at' || f.column === 'updated_at') line += ' NOT NULL DEFAULT now()';
+  else {
+    if (f.required) line += ' NOT NULL';
+    const def = defaultExpression(type, f);
+    if (def) line += ` DEFAULT ${def}`;
+  }
+  return line;
+}
+
+/** Definition of the generated full-text column, or null when the entity has no searchable field (S-4). */
+export function searchColumnDefinition(entity: Entity): string | null {
+  const searchable = entity.fields.filter((f) => f.searchable);
+  if (!searchable.length) return null;
+  return `${quoteIdent(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS (${searchExpression(searchable)}) STORED`;
+}
+
+/** Ref fields other than the built-in project ref (each gets a tenant-composite foreign key). */
+export function refFields(entity: Entity): Field[] {
+  return entity.fields.filter((f) => f.type === 'ref' && f.ref && f.column !== 'project_id');
+}
+
+/** Name of the foreign-key constraint of a ref field, e.g. `trial_experiment_id_fkey`. */
+export function foreignKeyName(entity: Entity, f: Field): string {
+  return `${entity.table.name}_${f.column}_fkey`;
+}
+
+/** Name of the per-project unique constraint of a `unique` field, e.g. `tag_label_key`. */
+export function uniqueConstraintName(entity: Entity, f: Field): string {
+  return `${entity.table.name}_${f.column}_key`;
+}
+
 /**
- * `CREATE TABLE IF NOT EXISTS` for one entity, then its indexes and trigger.
- * Constraint and index names are derived from table and column names (`<table>_<col>_fkey`, `..._idx`).
+ * `CONSTRAINT … FOREIGN KEY (project_id, <col>) REFERENCES <parent> (project_id, id) ON DELETE …` (S-2).
+ * @throws Error when the ref targets an unknown entity (the model loader prevents it)
  */
-export function tableDdl(model: Model, entity: Entity, options: DdlOptions): string[] {
+export function foreignKeyConstraint(model: Model, entity: Entity, f: Field): string {
+  const target = model.entities.get(f.ref!.to);
+  if (!target) throw new Error(`Entity ${entity.name} references unknown entity ${f.ref!.to}`);
+  const col = quoteIdent(f.column);
+  const onDelete = f.ref!.onDelete === 'cascade' ? 'CASCADE' : f.ref!.onDelete === 'set null' ? `SET NULL (${col})` : 'RESTRICT';
+  return (
+    `CONSTRAINT ${quoteIdent(foreignKeyName(entity, f))} FOREIGN KEY (project_id, ${col}) ` +
+    `REFERENCES ${qualified(target.table.schema, target.table.name)} (project_id, id) ON DELETE ${onDelete}`
+  );
+}
+
+/** `CONSTRAINT <table>_<col>_key UNIQUE (project_id, <col>)`: `unique` means unique within a project. */
+export function uniqueConstraint(entity: Entity, f: Field): string {
+  return `CONSTRAINT ${quoteIdent(uniqueConstraintName(entity, f))} UNIQUE (project_id, ${quoteIdent(f.column)})`;
+}
+
+/**
+ * `CREATE TABLE IF NOT EXISTS` for one entity, then (when the table already exists with other columns) the
+ * additive `ALTER TABLE` statements of `alterStatements`, then its indexes and trigger.
+ * Constraint and index names are derived from table and column names (`<table>_<col>_fkey`, `..._idx`).
+ * @param alterStatements statements that bring an existing table to the model (see `alterTableDdl`)
+ */
+export function tableDdl(model: Model, entity: Entity, options: DdlOptions, alterStatements: readonly string[] = []): string[] {
   const table = qualified(entity.table.schema, entity.table.name);
   const projects = qualified(model.systemSchema, 'projects');
   const name = entity.table.name;
-  const lines: string[] = [];
-  for (const f of entity.fields) {
-    const type = columnType(model, entity, f, options);
-    let line = `${quoteIdent(f.column)} ${type}`;
-    if (f.column === 'id') line += ` NOT NULL DEFAULT ${uuidV7Default(model.systemSchema)}`;
-    else if (f.column === 'created_at' || f.column === 'updated_at') line += ' NOT NULL DEFAULT now()';
-    else {
-      if (f.required) line += ' NOT NULL';
-      const def = defaultExpression(type, f);
-      if (def) line += ` DEFAULT ${def}`;
-    }
-    lines.push(line);
-  }
-  const searchable = entity.fields.filter((f) => f.searchable);
-  if (searchable.length) {
-    lines.push(`${quoteIdent(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS (${searchExpression(searchable)}) STORED`);
-  }
+  const lines: string[] = entity.fields.map((f) => columnDefinition(model, entity, f, options));
+  const search = searchColumnDefinition(entity);
+  if (search) lines.push(search);
   lines.push(`CONSTRAINT ${quoteIdent(`${name}_pkey`)} PRIMARY KEY (project_id, id)`);
   lines.push(`CONSTRAINT ${quoteIdent(`${name}_id_key`)} UNIQUE (id)`);
   lines.push(`CONSTRAINT ${quoteIdent(`${name}_project_id_fkey`)} FOREIGN KEY (project_id) REFERENCES ${projects} (id) ON DELETE CASCADE`);
-  const refs = entity.fields.filter((f) => f.type === 'ref' && f.ref && f.column !== 'project_id');
-  for (const f of refs) {
-    const target = model.entities.get(f.ref!.to);
-    if (!target) throw new Error(`Entity ${entity.name} references unknown entity ${f.ref!.to}`);
-    const col = quoteIdent(f.column);
-    const onDelete =
-      f.ref!.onDelete === 'cascade' ? 'CASCADE' : f.ref!.onDelete === 'set null' ? `SET NULL (${col})` : 'RESTRICT';
-    lines.push(
-      `CONSTRAINT ${quoteIdent(`${name}_${f.column}_fkey`)} FOREIGN KEY (project_id, ${col}) ` +
-        `REFERENCES ${qualified(target.table.schema, target.table.name)} (project_id, id) ON DELETE ${onDelete}`,
-    );
-  }
-  for (const f of entity.fields) {
-    if (f.unique && !f.builtin) lines.push(`CONSTRAINT ${quoteIdent(`${name}_${f.column}_key`)} UNIQUE (project_id, ${quoteIdent(f.column)})`);
-  }
-  const out = [`CREATE TABLE IF NOT EXISTS ${table} (\n  ${lines.join(',\n  ')}\n)`];
+  const refs = refFields(entity);
+  for (const f of refs) lines.push(foreignKeyConstraint(model, entity, f));
+  for (const f of entity.fields) if (f.unique && !f.builtin) lines.push(uniqueConstraint(entity, f));
+  const out = [`CREATE TABLE IF NOT EXISTS ${table} (\n  ${lines.join(',\n  ')}\n)`, ...alterStatements];
 
   const index = (suffix: string, body: string) =>
     out.push(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${name}_${suffix}`)} ON ${table} ${body}`);
@@ -173,7 +205,7 @@ export function tableDdl(model: Model, entity: Entity, options: DdlOptions): str
     if (f.index && !f.unique && f.type !== 'ref') index(`${f.column}_idx`, `(project_id, ${quoteIdent(f.column)})`);
     if (f.type === 'vector' && options.vector) index(`${f.column}_hnsw_idx`, `USING hnsw (${quoteIdent(f.column)} vector_cosine_ops)`);
   }
-  if (searchable.length) index(`${SEARCH_COLUMN}_idx`, `USING gin (${quoteIdent(SEARCH_COLUMN)})`);
+  if (search) index(`${SEARCH_COLUMN}_idx`, `USING gin (${quoteIdent(SEARCH_COLUMN)})`);
   index('created_at_idx', '(project_id, created_at)');
   out.push(
     `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${qualified(model.systemSchema, 'set_updated_at')}()`,

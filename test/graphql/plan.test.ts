@@ -180,6 +180,15 @@ describe('planOperation', () => {
 
   it('refuses null operands and bad variables with BAD_USER_INPUT', () => {
     expect(planError('{ trials(filter: { name: { eq: null } }) { id } }').message).toMatch(/is_null/);
+    // A null shorthand fk argument, literal or through a variable, is refused rather than silently ignored.
+    const fk = planError('{ experiments { trials(experiment_id: null) { id } } }');
+    expect(fk.code).toBe('BAD_USER_INPUT');
+    expect(fk.message).toBe(
+      'experiments.trials(experiment_id) is null; leave it out for all rows, or use filter: { experiment_id: { is_null: true } } to match rows without one.',
+    );
+    expect(planError('query($e: ID) { trials(experiment_id: $e) { id } }', { e: null }).message).toMatch(/is null; leave it out/);
+    // An absent variable is an absent argument: all rows.
+    expect((plan('query($e: ID) { trials(experiment_id: $e) { id } }', {}).roots[0].node as ListNode).args.filter).toBeUndefined();
     const v = planError('query($id: ID!) { trial(id: $id) { id } }', { id: 'nope' });
     expect(v.code).toBe('BAD_USER_INPUT');
     expect(v.message).toMatch(/UUID/);

@@ -52,11 +52,22 @@ export function coerceArgs(
   const out: { -readonly [K in keyof CoercedArgs]: CoercedArgs[K] } = { orderBy };
   for (const arg of def.args) {
     const v = values[arg.name];
-    if (v === undefined || v === null) continue;
+    if (v === undefined) continue;
     const meta = metaOf<ArgMeta>(arg);
     if (!meta) continue;
     const argNode = node.arguments?.find((a) => a.name.value === arg.name) ?? node;
     const where = `${path}(${arg.name})`;
+    if (v === null) {
+      // A null shorthand would read as "no condition" to some and "IS NULL" to others: say which to write.
+      if (meta.role === 'eq') {
+        throw requestError(
+          'BAD_USER_INPUT',
+          `${where} is null; leave it out for all rows, or use filter: { ${meta.column}: { is_null: true } } to match rows without one.`,
+          argNode,
+        );
+      }
+      continue;
+    }
     switch (meta.role) {
       case 'filter': {
         const type = getNamedType(arg.type);

@@ -72,7 +72,11 @@ export function analyzeOperation(
 ): AnalyzedOperation {
   const operation = selectOperation(document, operationName);
   if (operation.operation !== 'query') {
-    throw requestError('BAD_USER_INPUT', `${operation.operation === 'mutation' ? 'Mutations' : 'Subscriptions'} are not available yet over GraphQL; use the REST API to write data.`, operation);
+    const message =
+      operation.operation === 'mutation'
+        ? 'Mutations are not available yet over GraphQL; write data through the REST API (/api/v1).'
+        : 'Subscriptions are not available yet; run the query again to see new rows.';
+    throw requestError('BAD_USER_INPUT', message, operation);
   }
   const coerced = getVariableValues(ctx.schema, operation.variableDefinitions ?? [], { ...(variables ?? {}) });
   if (coerced.errors) throw fromGraphQLErrors(coerced.errors);

@@ -13,6 +13,8 @@
  * - refused (`destructiveChanges`): a column whose type differs from the model's, and a column the model no
  *   longer has (a removed or renamed field). Lattice never drops or converts data by itself.
  *
+ * A removed entity's table is left in place, unused (its rows are kept; drop it by hand when sure).
+ *
  * Not compared: a changed set of searchable fields on a table that already has its full-text column, and a
  * changed `on_delete` of an existing foreign key.
  */

@@ -42,8 +42,12 @@ export interface BenchReport {
   readonly node: string;
   readonly postgres: string;
   readonly cpus: string;
-  /** 1-minute load average when the benchmark started (other processes competing for the CPUs). */
-  readonly loadAtStart: number;
+  /**
+   * Share of all CPUs' time spent busy (0–1) during one second measured just before the benchmark: other
+   * work competing for the CPUs. (The load average is not used: on this kind of VM it stays near 2–4 while
+   * the CPUs are 99 % idle.)
+   */
+  readonly cpuBusyAtStart: number;
   readonly cpuCount: number;
   readonly counts: RowCounts;
   readonly seedSeconds: number;
@@ -52,8 +56,57 @@ export interface BenchReport {
   readonly connections: number;
   readonly duration: number;
   readonly warmup: number;
+  /** Measured rounds per server (the servers alternate; see `runBench`). */
+  readonly rounds: number;
+  /** Lattice / baseline requests/s of each round, in round order. */
+  readonly roundRatios: readonly number[];
+  /** Medians over the rounds (requests and seconds: sums). */
   readonly lattice: LoadResult;
   readonly baseline: LoadResult;
+}
+
+/** Median of a non-empty list (mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One result from several rounds of one server: medians of rate and latencies, sums of requests and time. */
+export function combineRounds(results: readonly LoadResult[]): LoadResult {
+  return {
+    name: results[0].name,
+    requestsPerSecond: median(results.map((r) => r.requestsPerSecond)),
+    p50: median(results.map((r) => r.p50)),
+    p99: median(results.map((r) => r.p99)),
+    requests: results.reduce((n, r) => n + r.requests, 0),
+    seconds: results.reduce((n, r) => n + r.seconds, 0),
+  };
+}
+
+/** Above this share of busy CPU time before the run, the report warns that its numbers are unreliable. */
+const BUSY_THRESHOLD = 0.25;
+
+/**
+ * Share (0–1) of all CPUs' time spent not idle during `ms` milliseconds, from `os.cpus()` tick counters.
+ * @param ms sampling interval in milliseconds
+ */
+export async function measureCpuBusy(ms = 1000): Promise<number> {
+  const totals = () =>
+    os.cpus().reduce(
+      (acc, c) => {
+        const t = c.times;
+        acc.all += t.user + t.nice + t.sys + t.idle + t.irq;
+        acc.idle += t.idle;
+        return acc;
+      },
+      { all: 0, idle: 0 },
+    );
+  const a = totals();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = totals();
+  const all = b.all - a.all;
+  return all > 0 ? Math.min(1, Math.max(0, 1 - (b.idle - a.idle) / all)) : 0;
 }
 
 /** The markdown report (table first, then the set-up). */
@@ -77,12 +130,14 @@ export function formatReport(r: BenchReport): string {
       `${int(r.counts.runs)} runs, ${int(r.counts.metrics)} metrics (seeded and analysed in ${fmt(r.seedSeconds)} s)`,
     `- Query: project → ${DASHBOARD_EXPERIMENTS} newest experiments → their trials → their runs ` +
       `(${int(r.answerObjects)} objects, ${fmt(r.answerBytes / 1024)} KiB of JSON); both answers parsed and deep-equal before measuring`,
-    `- Load: autocannon, ${r.connections} connections, ${r.warmup} s warm-up then ${r.duration} s per server, ` +
-      'one server after the other in the same process; load generated in a worker thread',
+    `- Load: autocannon, ${r.connections} connections; ${r.warmup} s warm-up per server, then ${r.rounds} rounds of ` +
+      `${r.duration} s per server, alternating which server goes first; medians of the rounds in the table; ` +
+      'both servers in the same process, load generated in a worker thread',
+    `- Lattice / baseline per round: ${r.roundRatios.map((x) => `${fmt(x, 2)}×`).join(', ')}`,
     '- Lattice: in-process `buildServer`, GraphQL POST with an admin API key (authentication, row-level security ' +
       'transaction, one SQL statement); baseline: bare `node:http`, GET, one hand-written SQL statement, no auth',
-    `- Load average (1 min) when the run started: ${fmt(r.loadAtStart, 2)} on ${r.cpuCount} CPUs` +
-      (r.loadAtStart > r.cpuCount
+    `- CPU busy in the second before the run: ${fmt(r.cpuBusyAtStart * 100, 0)} % of ${r.cpuCount} CPUs` +
+      (r.cpuBusyAtStart > BUSY_THRESHOLD
         ? ' — **the machine was busy with other work; absolute numbers and ratios are unreliable, run again on a quiet machine**'
         : ''),
     '',
@@ -105,11 +160,12 @@ function countObjects(answer: unknown): number {
  * @throws Error when PostgreSQL is unreachable, the two answers differ, or any request fails under load
  */
 export async function runBench(log: (line: string) => void = console.log): Promise<BenchReport> {
-  const loadAtStart = os.loadavg()[0];
+  const cpuBusyAtStart = await measureCpuBusy();
   const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   const connections = envNumber('BENCH_CONNECTIONS', 10);
-  const duration = envNumber('BENCH_DURATION', 10);
+  const duration = envNumber('BENCH_DURATION', 5);
   const warmup = envNumber('BENCH_WARMUP', 3);
+  const rounds = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3)));
 
   log(`Creating database ${DB_NAME} on ${new URL(adminUrl).host} ...`);
   const url = await createFreshDatabase(adminUrl, DB_NAME);
@@ -137,13 +193,33 @@ export async function runBench(log: (line: string) => void = console.log): Promi
     const diff = firstDifference(a.value, b.value);
     if (diff) throw new Error(`Lattice and the baseline answer differently; first difference at ${diff}`);
     const answerObjects = countObjects(b.value);
-    log(`Both answers equal (${int(answerObjects)} objects). Measuring ${warmup} s warm-up + ${duration} s each ...`);
+    log(
+      `Both answers equal (${int(answerObjects)} objects). Measuring ${warmup} s warm-up each, then ${rounds} rounds of ` +
+        `${duration} s each, alternating ...`,
+    );
 
-    const options = { connections, duration, warmup };
-    const baselineResult = await measure(base, options);
-    log(`  baseline: ${fmt(baselineResult.requestsPerSecond)} req/s`);
-    const latticeResult = await measure(lattice, options);
-    log(`  lattice:  ${fmt(latticeResult.requestsPerSecond)} req/s`);
+    // Alternating rounds spread slow drifts of the machine (other tenants, PostgreSQL's caches, the JIT) over
+    // both servers instead of charging them to whichever runs second.
+    const results = { baseline: [] as LoadResult[], lattice: [] as LoadResult[] };
+    const roundRatios: number[] = [];
+    for (const [name, target] of [['baseline', base], ['lattice', lattice]] as const) {
+      await measure(target, { connections, duration: warmup, warmup: 0 });
+      log(`  warmed up ${name}`);
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? (['baseline', 'lattice'] as const) : (['lattice', 'baseline'] as const);
+      for (const name of order) {
+        results[name].push(await measure(name === 'baseline' ? base : lattice, { connections, duration, warmup: 0 }));
+      }
+      const ratio = results.lattice[round].requestsPerSecond / results.baseline[round].requestsPerSecond;
+      roundRatios.push(ratio);
+      log(
+        `  round ${round + 1}: baseline ${fmt(results.baseline[round].requestsPerSecond)} req/s, ` +
+          `lattice ${fmt(results.lattice[round].requestsPerSecond)} req/s (${fmt(ratio, 2)}×)`,
+      );
+    }
+    const baselineResult = combineRounds(results.baseline);
+    const latticeResult = combineRounds(results.lattice);
 
     return {
       date: new Date().toISOString(),
@@ -151,7 +227,7 @@ export async function runBench(log: (line: string) => void = console.log): Promi
       postgres: version,
       cpus: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
       cpuCount: os.cpus().length,
-      loadAtStart,
+      cpuBusyAtStart,
       counts,
       seedSeconds,
       answerBytes: b.bytes,
@@ -159,6 +235,8 @@ export async function runBench(log: (line: string) => void = console.log): Promi
       connections,
       duration,
       warmup,
+      rounds,
+      roundRatios,
       lattice: latticeResult,
       baseline: baselineResult,
     };

@@ -4,10 +4,11 @@
  * PostgreSQL only (the baseline is a node-postgres pool); skipped without TEST_DATABASE_URL.
  */
 import type { FastifyInstance } from 'fastify';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBaseline, type BaselineServer } from '../../bench/baseline-server.js';
 import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure } from '../../bench/load.js';
-import { formatReport } from '../../bench/run.js';
+import { combineRounds, formatReport, measureCpuBusy, median } from '../../bench/run.js';
 import { seed } from '../../bench/seed.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { buildServer } from '../../src/server/app.js';
@@ -87,13 +88,13 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     expect(result.requests).toBeGreaterThan(0);
     expect(result.requestsPerSecond).toBeGreaterThan(0);
     expect(result.p99).toBeGreaterThanOrEqual(result.p50);
-    const md = formatReport({
+    const report = {
       date: '2026-01-01T00:00:00Z',
       node: 'v20',
       postgres: 'PostgreSQL 15',
       cpus: '2 × CPU',
       cpuCount: 2,
-      loadAtStart: 3,
+      cpuBusyAtStart: 0.6,
       counts: { projects: 1, experiments: 7, trials: 21, runs: 42, metrics: 504 },
       seedSeconds: 1,
       answerBytes: 2048,
@@ -101,11 +102,42 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
       connections: 2,
       duration: 1,
       warmup: 0,
+      rounds: 2,
+      roundRatios: [0.5, 0.52],
       lattice: { ...result, name: 'Lattice', requestsPerSecond: result.requestsPerSecond / 2 },
       baseline: result,
-    });
+    };
+    const md = formatReport(report);
     expect(md).toMatch(/\| \*\*Lattice \/ baseline\*\* \| 0\.50× \|/);
     expect(md).toContain('504 metrics');
-    expect(md).toMatch(/machine was busy/);
+    expect(md).toContain('Lattice / baseline per round: 0.50×, 0.52×');
+    expect(md).toContain('then 2 rounds of 1 s per server, alternating');
+    expect(md).toMatch(/CPU busy in the second before the run: 60 % of 2 CPUs — \*\*the machine was busy/);
+    expect(formatReport({ ...report, cpuBusyAtStart: 0.05 })).not.toMatch(/machine was busy/);
+  });
+
+  it('measures CPU busy time as a share of all CPUs', async () => {
+    const busy = await measureCpuBusy(200);
+    expect(busy).toBeGreaterThanOrEqual(0);
+    expect(busy).toBeLessThanOrEqual(1);
+    // Spinning this thread for the whole interval makes at least one CPU of os.cpus().length busy.
+    const spin = measureCpuBusy(300);
+    const until = Date.now() + 280;
+    while (Date.now() < until);
+    expect(await spin).toBeGreaterThanOrEqual(0.8 / os.cpus().length);
+  });
+
+  it('combines rounds by median (rate and latencies) and sum (requests, seconds)', () => {
+    const r = (rps: number, p50: number) => ({ name: 'x', requestsPerSecond: rps, p50, p99: p50 * 2, requests: rps * 5, seconds: 5 });
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(combineRounds([r(100, 10), r(300, 30), r(200, 20)])).toEqual({
+      name: 'x',
+      requestsPerSecond: 200,
+      p50: 20,
+      p99: 40,
+      requests: 3000,
+      seconds: 15,
+    });
   });
 });

@@ -129,7 +129,7 @@ describe.each(TEST_KINDS)('model changes on existing tables on %s', (kind) => {
       () => null,
       (e: Error) => e,
     );
-    expect(err?.message).toMatch(/^Migration failed at "ALTER TABLE "app"."trial" ADD COLUMN "owner" text NOT NULL".*null values.*needs a default/);
+    expect(err?.message).toMatch(/^Migration failed at "ALTER TABLE "app"."trial" ADD COLUMN "owner" text NOT NULL".*null values.*give the new required field a default/);
     expect(await columns(t, 'app.trial')).not.toHaveProperty('owner');
     const { rows } = await t.db.query<{ reg: string | null }>(`SELECT to_regclass('app.tag')::text AS reg`);
     expect(rows[0].reg).toBeNull();
@@ -177,5 +177,103 @@ describe.each(TEST_KINDS)('model changes on existing tables on %s', (kind) => {
     expect(again).toMatchObject({ applied: true, version: 3 });
     expect(await columns(t, 'app.run')).toHaveProperty('host');
     expect(await migrate(t.db, next)).toEqual({ applied: false, version: 3, statements: [] });
+  });
+
+  it('compares json defaults by value, not key order (jsonb reorders keys): no spurious versions', async () => {
+    const next = await changedPreset((doc) => {
+      doc.entities.trial.fields.config = { type: 'json', default: { zeta: 1, alpha: { b: 2, a: [1, { y: 1, x: 2 }] } } };
+    });
+    expect((await migrate(t.db, next)).applied).toBe(true);
+    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 2, statements: [] });
+    expect(await versions(t)).toEqual([1, 2]);
+  });
+
+  it('adds enum values in their declared position and may use a new one as the default at once; refuses removing one', async () => {
+    const next = await changedPreset((doc) => {
+      doc.entities.trial.fields.status = {
+        type: 'enum',
+        values: ['queued', 'pending', 'running', 'paused', 'completed', 'cancelled', 'failed'],
+        default: 'queued',
+      };
+    });
+    const result = await migrate(t.db, next);
+    expect(result.applied).toBe(true);
+    const { rows } = await t.db.query<{ labels: string[] }>(
+      `SELECT array_agg(enumlabel::text ORDER BY enumsortorder) AS labels FROM pg_enum WHERE enumtypid = 'app.trial_status'::regtype`,
+    );
+    expect(rows[0].labels).toEqual(['queued', 'pending', 'running', 'paused', 'completed', 'cancelled', 'failed']);
+    const [trial] = await insertRows<{ status: string }>(t.db, 'trial', [{ project_id: project, experiment_id: experimentId, name: 't2' }]);
+    expect(trial.status).toBe('queued');
+    expect(await migrate(t.db, next)).toMatchObject({ applied: false, version: 2 });
+
+    const shrunk = await changedPreset((doc) => {
+      doc.entities.trial.fields.status = { type: 'enum', values: ['pending', 'running', 'completed', 'cancelled', 'failed'] };
+    });
+    await expect(migrate(t.db, shrunk)).rejects.toMatchObject({
+      code: 'CONFLICT',
+      details: [{ path: 'entities.trial.fields.status.values', message: expect.stringMatching(/"queued", "paused" are no longer in the model/) }],
+    });
+  });
+
+  it('replaces a foreign key whose on_delete or target changed, and drops it when the ref becomes a plain uuid', async () => {
+    const next = await changedPreset((doc) => {
+      doc.entities.trial.fields.experiment = { ...doc.entities.trial.fields.experiment, on_delete: 'restrict' };
+      doc.entities.metric.fields.run = { ...doc.entities.metric.fields.run, to: 'experiment', inverse: 'run_metrics' };
+      const { trial: _trial, ...rest } = doc.entities.metric.fields;
+      doc.entities.metric.fields = { ...rest, trial_id: { type: 'uuid', required: true } };
+    });
+    await migrate(t.db, next);
+    const { rows } = await t.db.query<{ name: string; def: string }>(
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid IN ('app.trial'::regclass, 'app.metric'::regclass) AND contype = 'f' ORDER BY 1`,
+    );
+    const defs = Object.fromEntries(rows.map((r) => [r.name, r.def]));
+    expect(defs.trial_experiment_id_fkey).toMatch(/REFERENCES app\.experiment\(project_id, id\) ON DELETE RESTRICT/);
+    expect(defs.metric_run_id_fkey).toMatch(/REFERENCES app\.experiment\(project_id, id\)/);
+    expect(defs).not.toHaveProperty('metric_trial_id_fkey');
+    // restrict now protects the experiment's trials instead of cascading.
+    // (foreign_key_violation on PostgreSQL 15, restrict_violation on PGlite's PostgreSQL 17)
+    await expect(t.db.query('DELETE FROM app.experiment WHERE id = $1', [experimentId])).rejects.toMatchObject({
+      code: expect.stringMatching(/^23(503|001)$/),
+    });
+    expect(await migrate(t.db, next)).toMatchObject({ applied: false, version: 2 });
+  });
+
+  it('compares names as PostgreSQL stores them (cut to 63 bytes): long generated names stay a no-op', async () => {
+    const next = await changedPreset((doc) => {
+      doc.entities.experiment_configuration_snapshot = {
+        fields: {
+          parent_configuration_snapshot: { type: 'ref', to: 'experiment_configuration_snapshot', inverse: 'children' },
+          a_rather_long_unique_label_for_the_configuration: { type: 'string', unique: true },
+          evaluation_status_of_the_latest_snapshot_run: { type: 'enum', values: ['a', 'b'] },
+        },
+      };
+    });
+    expect((await migrate(t.db, next)).applied).toBe(true);
+    expect(await migrate(t.db, next)).toMatchObject({ applied: false, version: 2 });
+  });
+
+  it('says what to do when a new required ref meets existing rows', async () => {
+    const next = await changedPreset((doc) => {
+      doc.entities.trial.fields.owner_experiment = { type: 'ref', to: 'experiment', required: true, inverse: 'owned_trials' };
+    });
+    await expect(migrate(t.db, next)).rejects.toThrow(/give the new required field a default, or make it optional/);
+  });
+
+  it.skipIf(kind !== 'pglite')('converts a real[] vector column (created without pgvector) to vector(n) once pgvector is there', async () => {
+    const next = await changedPreset((doc) => {
+      doc.entities.run.fields.embedding = { type: 'vector', dimensions: 3 };
+    });
+    await migrate(t.db, next);
+    // What a database created on a server without pgvector holds (SPEC S-5).
+    await t.db.query('DROP INDEX app.run_embedding_hnsw_idx');
+    await t.db.query('ALTER TABLE app.run ALTER COLUMN embedding TYPE real[] USING embedding::real[]');
+    const [run] = await insertRows<{ id: string }>(t.db, 'run', [{ project_id: project, trial_id: (await t.db.query<{ id: string }>('SELECT id FROM app.trial')).rows[0].id }]);
+    await t.db.query(`UPDATE app.run SET embedding = '{1,2,3}' WHERE id = $1`, [run.id]);
+    const result = await migrate(t.db, next);
+    expect(result.statements).toContain('ALTER TABLE "app"."run" ALTER COLUMN "embedding" TYPE vector(3) USING "embedding"::vector(3)');
+    expect((await columns(t, 'app.run')).embedding.type).toBe('vector(3)');
+    const { rows } = await t.db.query<{ e: string }>('SELECT embedding::text AS e FROM app.run WHERE id = $1', [run.id]);
+    expect(rows[0].e).toBe('[1,2,3]');
   });
 });

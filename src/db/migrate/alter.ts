@@ -2,26 +2,31 @@
  * Model changes against tables that already exist (SPEC S-3, the additive part of M-7).
  *
  * `CREATE TABLE IF NOT EXISTS` leaves an existing table as it is, so a field added to the model would
- * otherwise be served by GraphQL and REST without a column behind it. Before generating DDL, `migrate` reads
- * the data tables' columns and constraints from the catalog (`readExistingTables`) and compares them with
- * the model:
+ * otherwise be served by GraphQL and REST without a column behind it. `migrate` reads the catalog
+ * (`readCatalog`, src/db/migrate/catalog.ts) and compares it with the model:
  *
  * - applied (`alterTableDdl`): new fields (`ADD COLUMN`, with their foreign key or unique constraint), a field
  *   becoming required or optional (`SET`/`DROP NOT NULL`), a changed default (compared with the previously
- *   applied model, since the catalog's deparsed expression is not comparable text), `unique` added or
- *   removed, full-text added;
- * - refused (`destructiveChanges`): a column whose type differs from the model's, and a column the model no
- *   longer has (a removed or renamed field). Lattice never drops or converts data by itself.
+ *   applied model, since the catalog's deparsed expression is not comparable text), a ref's target or
+ *   `on_delete` changed (its foreign key replaced), a ref turned into a plain field (its foreign key dropped),
+ *   `unique` added or removed, full-text added, `real[]` vectors converted to `vector(n)` once pgvector is
+ *   available, enum values added (in their declared position; see `enumValuesMissing`);
+ * - refused (`destructiveChanges`): a column whose type differs from the model's, a column the model no
+ *   longer has (a removed or renamed field), and enum values the model no longer has (PostgreSQL cannot
+ *   drop them, and rows may hold them). Lattice never drops or converts data by itself.
  *
- * A removed entity's table is left in place, unused (its rows are kept; drop it by hand when sure).
+ * A removed entity's table is left in place, unused (its rows are kept; drop it by hand when sure); so are
+ * the old tables when an entity's `schema` changes.
  *
- * Not compared: a changed set of searchable fields on a table that already has its full-text column, and a
- * changed `on_delete` of an existing foreign key.
+ * Not compared: a changed set of searchable fields on a table that already has its full-text column.
+ *
+ * Names are compared as PostgreSQL stores them (`storedIdentifier`: cut to 63 bytes), since generated names
+ * such as `<table>_<column>_fkey` can be longer.
  */
 import type { ErrorDetail } from '../../errors.js';
-import type { Entity, Model } from '../../model/types.js';
+import type { Entity, Field, Model, OnDelete } from '../../model/types.js';
 import { qualified, quoteIdent } from '../../query/sql/ident.js';
-import type { Queryable } from '../types.js';
+import { catalogKey, storedIdentifier, type CatalogSnapshot, type ExistingColumn, type ExistingTable } from './catalog.js';
 import type { DdlOptions } from './ddl.js';
 import {
   SEARCH_COLUMN,
@@ -37,114 +42,76 @@ import {
   uniqueConstraintName,
 } from './tables.js';
 
-/** One column of an existing table, as the catalog describes it. */
-export interface ExistingColumn {
-  /** `format_type` of the column, e.g. `text`, `timestamp with time zone`, `vector(3)`, `app.trial_status`. */
-  readonly type: string;
-  /** Schema and name of the column's type (for enums, whose `format_type` depends on the search path). */
-  readonly typeSchema: string;
-  readonly typeName: string;
-  readonly isEnum: boolean;
-  readonly notNull: boolean;
-  /** A generated column (the full-text column). */
-  readonly generated: boolean;
+/** The snapshot's table of an entity, if it exists. */
+function existingTable(catalog: CatalogSnapshot, entity: Entity): ExistingTable | undefined {
+  return catalog.tables.get(catalogKey(entity.table.schema, entity.table.name));
 }
 
-/** An existing data table: its columns by name and the names of its constraints. */
-export interface ExistingTable {
-  readonly columns: ReadonlyMap<string, ExistingColumn>;
-  readonly constraints: ReadonlySet<string>;
+/** The snapshot's column of a field, if it exists. */
+function existingColumn(table: ExistingTable, f: Field): ExistingColumn | undefined {
+  return table.columns.get(storedIdentifier(f.column));
 }
 
-/** Existing tables by `schema.table` (unquoted). */
-export type ExistingTables = ReadonlyMap<string, ExistingTable>;
-
-/** The key of `ExistingTables` for an entity. */
-export function tableKey(entity: Entity): string {
-  return `${entity.table.schema}.${entity.table.name}`;
-}
-
-/**
- * Read the columns and constraints of the model's data tables that exist (two catalog queries).
- * @returns only tables that exist; an empty map on a fresh database
- */
-export async function readExistingTables(q: Queryable, model: Model): Promise<ExistingTables> {
-  const schemas = [...new Set(dataEntities(model).map((e) => e.table.schema))];
-  const out = new Map<string, { columns: Map<string, ExistingColumn>; constraints: Set<string> }>();
-  if (schemas.length === 0) return out;
-  const { rows: columns } = await q.query<{
-    key: string;
-    column_name: string;
-    type: string;
-    type_schema: string;
-    type_name: string;
-    is_enum: boolean;
-    not_null: boolean;
-    generated: boolean;
-  }>(
-    `SELECT n.nspname || '.' || c.relname AS key, a.attname AS column_name,
-            format_type(a.atttypid, a.atttypmod) AS type, tn.nspname AS type_schema, t.typname AS type_name,
-            t.typtype = 'e' AS is_enum, a.attnotnull AS not_null, a.attgenerated <> '' AS generated
-       FROM pg_attribute a
-       JOIN pg_class c ON c.oid = a.attrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_type t ON t.oid = a.atttypid
-       JOIN pg_namespace tn ON tn.oid = t.typnamespace
-      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attnum`,
-    [schemas],
-  );
-  const table = (key: string) => {
-    let t = out.get(key);
-    if (!t) out.set(key, (t = { columns: new Map(), constraints: new Set() }));
-    return t;
-  };
-  for (const r of columns) {
-    table(r.key).columns.set(r.column_name, {
-      type: r.type,
-      typeSchema: r.type_schema,
-      typeName: r.type_name,
-      isEnum: r.is_enum,
-      notNull: r.not_null,
-      generated: r.generated,
-    });
-  }
-  const { rows: constraints } = await q.query<{ key: string; name: string }>(
-    `SELECT n.nspname || '.' || c.relname AS key, con.conname AS name
-       FROM pg_constraint con
-       JOIN pg_class c ON c.oid = con.conrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1::text[])`,
-    [schemas],
-  );
-  for (const r of constraints) out.get(r.key)?.constraints.add(r.name);
-  return out;
+/** Unqualified SQL name of an enum field's type (see `enumType`). */
+function enumTypeName(entity: Entity, f: Field): string {
+  return f.enumName ?? `${entity.name}_${f.name}`;
 }
 
 /** `columnType`'s spelling → `format_type`'s, for the types where they differ. */
 const CATALOG_TYPE: Record<string, string> = { timestamptz: 'timestamp with time zone' };
 
+/** `pg_constraint.confdeltype` of each `on_delete`. */
+const CONFDELTYPE: Record<OnDelete, string> = { cascade: 'c', 'set null': 'n', restrict: 'r' };
+
+/** JSON text with object keys sorted, so values read back from `jsonb` (which reorders keys) compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** How an existing column relates to the type the model wants: the same, convertible without loss, or not. */
+function typeMatch(model: Model, entity: Entity, f: Field, column: ExistingColumn, options: DdlOptions): 'same' | 'convert' | 'different' {
+  if (f.type === 'enum') {
+    const ok = column.isEnum && column.typeSchema === storedIdentifier(model.dataSchema) && column.typeName === storedIdentifier(enumTypeName(entity, f));
+    return ok ? 'same' : 'different';
+  }
+  const type = columnType(model, entity, f, options);
+  if (column.type === (CATALOG_TYPE[type] ?? type)) return 'same';
+  // A database created without pgvector (`real[]`, SPEC S-5) whose server now offers it.
+  if (f.type === 'vector' && options.vector && column.type === 'real[]') return 'convert';
+  return 'different';
+}
+
 /**
  * Changes the model asks for that Lattice will not make by itself, one detail each, e.g.
  * `{ path: 'entities.trial.fields.duration', message: 'column "duration" is integer, the model says double precision' }`.
- * @returns [] when every existing table can be brought to the model additively
+ * @returns [] when every existing table and enum type can be brought to the model additively
  */
-export function destructiveChanges(model: Model, existing: ExistingTables, options: DdlOptions): ErrorDetail[] {
+export function destructiveChanges(model: Model, catalog: CatalogSnapshot, options: DdlOptions): ErrorDetail[] {
   const out: ErrorDetail[] = [];
   for (const entity of dataEntities(model)) {
-    const table = existing.get(tableKey(entity));
+    for (const f of entity.fields) {
+      if (f.type !== 'enum') continue;
+      const labels = catalog.enums.get(catalogKey(model.dataSchema, enumTypeName(entity, f)));
+      const removed = (labels ?? []).filter((l) => !(f.values ?? []).includes(l));
+      if (removed.length) {
+        out.push({
+          path: `entities.${entity.name}.fields.${f.name}.values`,
+          message: `enum value(s) ${removed.map((v) => JSON.stringify(v)).join(', ')} are no longer in the model (PostgreSQL cannot remove enum values, and rows may hold them)`,
+        });
+      }
+    }
+    const table = existingTable(catalog, entity);
     if (!table) continue;
     const columns = new Set<string>();
     for (const f of entity.fields) {
-      columns.add(f.column);
-      const column = table.columns.get(f.column);
-      if (!column) continue;
-      const type = columnType(model, entity, f, options);
-      const ok =
-        f.type === 'enum'
-          ? column.isEnum && column.typeSchema === model.dataSchema && column.typeName === (f.enumName ?? `${entity.name}_${f.name}`)
-          : column.type === (CATALOG_TYPE[type] ?? type);
-      if (!ok) {
+      columns.add(storedIdentifier(f.column));
+      const column = existingColumn(table, f);
+      if (column && typeMatch(model, entity, f, column, options) === 'different') {
+        const type = columnType(model, entity, f, options);
         out.push({ path: `entities.${entity.name}.fields.${f.name}`, message: `column "${f.column}" is ${column.type}, the model says ${type}` });
       }
     }
@@ -157,48 +124,99 @@ export function destructiveChanges(model: Model, existing: ExistingTables, optio
 }
 
 /**
- * The additive statements that bring one existing table to the model, in a safe order: new columns, then
- * defaults, then nullability, then constraints. A new required field without a default fails on a table
- * with rows (the database refuses the NOT NULL column; `migrate` says so), as does a field becoming required
- * while rows hold NULL.
+ * Whether an existing enum type lacks a value the model declares. PostgreSQL does not let a transaction use
+ * an enum value it added itself (e.g. as a new default), so `migrate` then commits the enum DDL first.
+ */
+export function enumValuesMissing(model: Model, catalog: CatalogSnapshot): boolean {
+  for (const entity of dataEntities(model)) {
+    for (const f of entity.fields) {
+      if (f.type !== 'enum') continue;
+      const labels = catalog.enums.get(catalogKey(model.dataSchema, enumTypeName(entity, f)));
+      if (labels && (f.values ?? []).some((v) => !labels.includes(v))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The statements that bring one existing table to the model, in a safe order: new and converted columns,
+ * defaults, nullability, full-text column, foreign keys, unique constraints. A new required field without a
+ * default fails on a table with rows (the database refuses the NOT NULL column; `migrate` says so), as does
+ * a field becoming required while rows hold NULL, or a replaced foreign key that existing rows violate.
  * @param previous the model applied last (from `lattice.model_versions`), for defaults; without it defaults
  *        of existing columns are left as they are
  * @returns [] when the table matches, or when it does not exist yet (CREATE TABLE makes it whole)
  */
-export function alterTableDdl(model: Model, entity: Entity, existing: ExistingTables, options: DdlOptions, previous?: Model): string[] {
-  const table = existing.get(tableKey(entity));
+export function alterTableDdl(model: Model, entity: Entity, catalog: CatalogSnapshot, options: DdlOptions, previous?: Model): string[] {
+  const table = existingTable(catalog, entity);
   if (!table) return [];
   const name = qualified(entity.table.schema, entity.table.name);
   const before = previous?.entities.get(entity.name);
-  const out: string[] = [];
+  const columns: string[] = [];
+  const defaults: string[] = [];
   const nullability: string[] = [];
   for (const f of entity.fields) {
-    const column = table.columns.get(f.column);
+    const column = existingColumn(table, f);
     if (!column) {
-      out.push(`ALTER TABLE ${name} ADD COLUMN ${columnDefinition(model, entity, f, options)}`);
+      columns.push(`ALTER TABLE ${name} ADD COLUMN ${columnDefinition(model, entity, f, options)}`);
       continue;
+    }
+    if (typeMatch(model, entity, f, column, options) === 'convert') {
+      const type = columnType(model, entity, f, options);
+      columns.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} TYPE ${type} USING ${quoteIdent(f.column)}::${type}`);
     }
     if (f.builtin) continue;
     const old = before?.fields.find((o) => o.column === f.column);
-    if (old && JSON.stringify(old.default ?? null) !== JSON.stringify(f.default ?? null)) {
+    if (old && canonicalJson(old.default ?? null) !== canonicalJson(f.default ?? null)) {
       const def = defaultExpression(columnType(model, entity, f, options), f);
-      out.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} ${def ? `SET DEFAULT ${def}` : 'DROP DEFAULT'}`);
+      defaults.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} ${def ? `SET DEFAULT ${def}` : 'DROP DEFAULT'}`);
     }
     if (f.required !== column.notNull) {
       nullability.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} ${f.required ? 'SET' : 'DROP'} NOT NULL`);
     }
   }
-  out.push(...nullability);
+  const out = [...columns, ...defaults, ...nullability];
   const search = searchColumnDefinition(entity);
   if (search && !table.columns.has(SEARCH_COLUMN)) out.push(`ALTER TABLE ${name} ADD COLUMN ${search}`);
-  for (const f of refFields(entity)) {
-    if (!table.constraints.has(foreignKeyName(entity, f))) out.push(`ALTER TABLE ${name} ADD ${foreignKeyConstraint(model, entity, f)}`);
-  }
+  out.push(...foreignKeyDdl(model, entity, table, name));
   for (const f of entity.fields) {
     if (f.builtin) continue;
-    const has = table.constraints.has(uniqueConstraintName(entity, f));
+    // By type too: a long FK name and a long unique name can be cut to the same 63 bytes.
+    const has = table.constraints.get(storedIdentifier(uniqueConstraintName(entity, f))) === 'u';
     if (f.unique && !has) out.push(`ALTER TABLE ${name} ADD ${uniqueConstraint(entity, f)}`);
-    if (!f.unique && has) out.push(`ALTER TABLE ${name} DROP CONSTRAINT ${quoteIdent(uniqueConstraintName(entity, f))}`);
+    if (!f.unique && has) out.push(`ALTER TABLE ${name} DROP CONSTRAINT ${quoteIdent(storedIdentifier(uniqueConstraintName(entity, f)))}`);
+  }
+  return out;
+}
+
+/**
+ * Foreign keys of an existing table brought to the model's refs: missing ones added, ones with another
+ * target, column list or `on_delete` replaced, and Lattice-shaped ones (`(project_id, <column>)`) whose
+ * column is no longer a ref dropped. Constraints of other shapes (added by hand) are left alone.
+ */
+function foreignKeyDdl(model: Model, entity: Entity, table: ExistingTable, name: string): string[] {
+  const out: string[] = [];
+  const expected = new Set<string>([storedIdentifier(`${entity.table.name}_project_id_fkey`)]);
+  for (const f of refFields(entity)) {
+    const target = model.entities.get(f.ref!.to)!;
+    const constraint = storedIdentifier(foreignKeyName(entity, f));
+    expected.add(constraint);
+    const fk = table.foreignKeys.get(constraint);
+    const same =
+      fk &&
+      fk.target === catalogKey(target.table.schema, target.table.name) &&
+      fk.onDelete === CONFDELTYPE[f.ref!.onDelete] &&
+      fk.columns.join(',') === `project_id,${storedIdentifier(f.column)}`;
+    if (same) continue;
+    if (fk) out.push(`ALTER TABLE ${name} DROP CONSTRAINT ${quoteIdent(constraint)}`);
+    out.push(`ALTER TABLE ${name} ADD ${foreignKeyConstraint(model, entity, f)}`);
+  }
+  const columns = new Set(entity.fields.map((f) => storedIdentifier(f.column)));
+  for (const [constraint, fk] of table.foreignKeys) {
+    if (expected.has(constraint)) continue;
+    if (fk.columns.length === 2 && fk.columns[0] === 'project_id' && columns.has(fk.columns[1])) {
+      out.push(`ALTER TABLE ${name} DROP CONSTRAINT ${quoteIdent(constraint)}`);
+    }
   }
   return out;
 }

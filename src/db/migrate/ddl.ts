@@ -3,7 +3,8 @@
  * Pure: no database access; what the server offers (pgvector, pg_trgm) comes in as options.
  */
 import type { Model } from '../../model/types.js';
-import { alterTableDdl, type ExistingTables } from './alter.js';
+import { alterTableDdl } from './alter.js';
+import { EMPTY_CATALOG, type CatalogSnapshot } from './catalog.js';
 import { entityRlsDdl, grantsDdl, projectsRlsDdl } from './rls.js';
 import { functionsDdl, preambleDdl, roleDdl, systemTablesDdl } from './system.js';
 import { dataEntities, enumTypesDdl, tableDdl } from './tables.js';
@@ -20,9 +21,9 @@ export interface DdlOptions {
  * Generate the DDL for a model, in dependency order: schemas and extensions, request role, functions, system
  * tables, enum types, data tables (parents before children), row-level security, grants.
  * Every statement is idempotent (IF NOT EXISTS, OR REPLACE, guarded DO blocks, DROP/CREATE POLICY) except
- * the `ALTER TABLE` statements derived from `existing`, which are right for that catalog state only.
- * @param existing the data tables as they are (`readExistingTables`); without it the DDL is for tables that
- *        are missing or already match (pure, catalog-independent)
+ * the `ALTER TABLE` statements derived from `catalog`, which are right for that catalog state only.
+ * @param catalog the database as it is (`readCatalog`); without it the DDL is for tables that are missing or
+ *        already match (pure, catalog-independent)
  * @param previous the model applied last, for changed defaults of existing columns (see `alterTableDdl`)
  * @returns one SQL statement per element, without trailing semicolons
  * @throws Error when a ref targets an unknown entity or refs form a cycle (the model loader prevents the first;
@@ -31,7 +32,7 @@ export interface DdlOptions {
 export function generateDdl(
   model: Model,
   options: DdlOptions = {},
-  existing: ExistingTables = new Map(),
+  catalog: CatalogSnapshot = EMPTY_CATALOG,
   previous?: Model,
 ): string[] {
   const opts: Required<DdlOptions> = { vector: options.vector ?? true, trigram: options.trigram ?? true };
@@ -42,7 +43,7 @@ export function generateDdl(
     ...functionsDdl(s),
     ...systemTablesDdl(s),
     ...enumTypesDdl(model),
-    ...orderedEntities(model).flatMap((e) => tableDdl(model, e, opts, alterTableDdl(model, e, existing, opts, previous))),
+    ...orderedEntities(model).flatMap((e) => tableDdl(model, e, opts, alterTableDdl(model, e, catalog, opts, previous))),
     ...projectsRlsDdl(model),
     ...dataEntities(model).flatMap((e) => entityRlsDdl(model, e)),
     ...grantsDdl(model),

@@ -7,11 +7,14 @@ import type { Model } from '../../model/types.js';
 import { qualified } from '../../query/sql/ident.js';
 import type { Db, Queryable } from '../types.js';
 import { LatticeError } from '../../errors.js';
-import { destructiveChanges, readExistingTables } from './alter.js';
+import { destructiveChanges, enumValuesMissing } from './alter.js';
+import { readCatalog, type CatalogSnapshot } from './catalog.js';
+import { enumTypesDdl } from './tables.js';
 import { generateDdl, type DdlOptions } from './ddl.js';
 
 export { generateDdl, type DdlOptions } from './ddl.js';
-export { alterTableDdl, destructiveChanges, readExistingTables, type ExistingTables } from './alter.js';
+export { alterTableDdl, destructiveChanges, enumValuesMissing } from './alter.js';
+export { readCatalog, storedIdentifier, type CatalogSnapshot } from './catalog.js';
 export { SEARCH_COLUMN, SEARCH_CONFIG, columnType, sqlLiteral } from './tables.js';
 
 /** Outcome of `migrate`. */
@@ -74,17 +77,19 @@ export function ddlText(statements: readonly string[]): string {
 /**
  * Bring the database to `model`.
  *
- * Compares the model with the data tables as they exist (`readExistingTables`): additive differences (new
- * entities, fields, indexes, enum values, a field becoming optional or required, `unique` added or removed)
- * become DDL; destructive ones (a column's type changed, a column without a field) are refused — nothing is
- * dropped or converted automatically.
+ * Compares the model with the database as it is (`readCatalog`, see src/db/migrate/alter.ts for what is
+ * applied and what is refused): additive differences become DDL; destructive ones (a column's type changed,
+ * a column without a field, enum values removed) are refused — nothing is dropped or converted.
  *
  * A no-op (`applied: false`, `statements: []`) when the latest recorded version has the same model hash and
  * the same generated (catalog-independent) DDL, and the tables already match the model — so upgrading
  * Lattice's generator, or a column dropped by hand, re-applies. Otherwise every statement runs in ONE owner
  * transaction that first takes `pg_advisory_xact_lock(MIGRATION_LOCK_KEY)` (two processes migrating at once:
  * the second waits, then sees the first's version and does nothing), and the new version (latest + 1) is
- * recorded with document, hash, the executed DDL and the generated DDL.
+ * recorded with document, hash, the executed DDL and the generated DDL. The one exception: when an existing
+ * enum type lacks declared values, the enum statements are committed first in a transaction of their own
+ * (PostgreSQL refuses to use an enum value in the transaction that added it, e.g. as a new default); an
+ * unused enum value is all that remains if the main transaction then fails.
  *
  * With `dryRun`, nothing is executed or recorded: `statements` is the full DDL, `version` the one it would get
  * (the current one when already up to date).
@@ -93,42 +98,28 @@ export function ddlText(statements: readonly string[]): string {
  *         its message prefixed with the statement's first line (and a hint for a new required column)
  */
 export async function migrate(db: Db, model: Model, options: { dryRun?: boolean } = {}): Promise<MigrationResult> {
+  if (!options.dryRun) {
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      const catalog = await readCatalog(tx, model);
+      refuseDestructive(model, catalog, await detectCapabilities(tx));
+      if (enumValuesMissing(model, catalog)) for (const sql of enumTypesDdl(model)) await run(tx, sql);
+    });
+  }
   return db.transaction(async (tx) => {
     if (!options.dryRun) await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     const capabilities = await detectCapabilities(tx);
-    const existing = await readExistingTables(tx, model);
-    const refused = destructiveChanges(model, existing, capabilities);
-    if (refused.length) {
-      throw new LatticeError(
-        'CONFLICT',
-        `The model changes existing tables in ways Lattice does not apply by itself (it never drops or converts ` +
-          `data): ${refused.map((d) => `${d.path}: ${d.message}`).join('; ')}. Restore those fields as they were, ` +
-          `or change the tables yourself (ALTER TABLE … in psql) and start again.`,
-        refused,
-      );
-    }
+    const catalog = await readCatalog(tx, model);
+    refuseDestructive(model, catalog, capabilities);
     const latest = await latestVersion(tx, model);
     const generated = ddlText(generateDdl(model, capabilities));
-    const statements = generateDdl(model, capabilities, existing, previousModel(latest?.document));
+    const statements = generateDdl(model, capabilities, catalog, previousModel(latest?.document));
     const text = ddlText(statements);
     const upToDate = latest !== null && latest.hash === model.hash && latest.generated_ddl === generated && text === generated;
     const current = latest?.version ?? 0;
     if (options.dryRun) return { applied: false, version: upToDate ? current : current + 1, statements };
     if (upToDate) return { applied: false, version: current, statements: [] };
-    for (const sql of statements) {
-      try {
-        await tx.query(sql);
-      } catch (err) {
-        if (err instanceof Error) {
-          const hint =
-            (err as { code?: string }).code === '23502' && /^ALTER TABLE .* ADD COLUMN/.test(sql)
-              ? ' (a new required field needs a default when the table already has rows)'
-              : '';
-          err.message = `Migration failed at "${sql.split('\n')[0]}": ${err.message}${hint}`;
-        }
-        throw err;
-      }
-    }
+    for (const sql of statements) await run(tx, sql);
     const version = current + 1;
     await tx.query(
       `INSERT INTO ${qualified(model.systemSchema, 'model_versions')} (version, hash, document, ddl, generated_ddl)
@@ -137,4 +128,39 @@ export async function migrate(db: Db, model: Model, options: { dryRun?: boolean 
     );
     return { applied: true, version, statements };
   });
+}
+
+/**
+ * @throws LatticeError `CONFLICT` naming every destructive change of `model` against `catalog`
+ */
+function refuseDestructive(model: Model, catalog: CatalogSnapshot, capabilities: DdlOptions): void {
+  const refused = destructiveChanges(model, catalog, capabilities);
+  if (!refused.length) return;
+  throw new LatticeError(
+    'CONFLICT',
+    `The model changes existing tables in ways Lattice does not apply by itself (it never drops or converts ` +
+      `data): ${refused.map((d) => `${d.path}: ${d.message}`).join('; ')}. Restore those fields as they were, ` +
+      `or change the tables yourself (ALTER TABLE … in psql) and start again.`,
+    refused,
+  );
+}
+
+/**
+ * Run one migration statement.
+ * @throws the database error, its message prefixed with the statement's first line (and a hint when a new
+ *         NOT NULL column meets existing rows)
+ */
+async function run(tx: Queryable, sql: string): Promise<void> {
+  try {
+    await tx.query(sql);
+  } catch (err) {
+    if (err instanceof Error) {
+      const hint =
+        (err as { code?: string }).code === '23502' && /^ALTER TABLE .* ADD COLUMN/.test(sql)
+          ? ' (the table already has rows: give the new required field a default, or make it optional)'
+          : '';
+      err.message = `Migration failed at "${sql.split('\n')[0]}": ${err.message}${hint}`;
+    }
+    throw err;
+  }
 }

@@ -78,9 +78,10 @@ export function defaultExpression(type: string, field: Field): string | null {
 }
 
 /**
- * One idempotent block per enum field: create the type when missing, else add values it lacks (an additive
- * model change; PostgreSQL ≥ 12 allows ADD VALUE in a transaction, usable after commit). Runs under the
- * migration's advisory lock, so no other migration of this database races it.
+ * One idempotent block per enum field: create the type when missing, else add the values it lacks, each in
+ * its declared position (after the value declared before it, or before the type's first value), so an
+ * existing database sorts the enum as a fresh one does. PostgreSQL ≥ 12 allows ADD VALUE in a transaction;
+ * the value is usable after commit (see `migrate`). Runs under the migration's advisory lock.
  */
 export function enumTypesDdl(model: Model): string[] {
   const out: string[] = [];
@@ -89,16 +90,23 @@ export function enumTypesDdl(model: Model): string[] {
       if (f.type !== 'enum') continue;
       const type = enumType(model, entity, f);
       const values = (f.values ?? []).map(sqlLiteral).join(', ');
+      const alter = (position: string) => sqlLiteral(`ALTER TYPE ${type.replace(/%/g, '%%')} ADD VALUE %L ${position} %L`);
       out.push(`DO $lattice$
-DECLARE v text;
+DECLARE v text; prev text; first_label text;
 BEGIN
   IF to_regtype(${sqlLiteral(type)}) IS NULL THEN
     CREATE TYPE ${type} AS ENUM (${values});
   ELSE
     FOREACH v IN ARRAY ARRAY[${values}]::text[] LOOP
       IF NOT EXISTS (SELECT 1 FROM pg_enum WHERE enumtypid = to_regtype(${sqlLiteral(type)}) AND enumlabel = v) THEN
-        EXECUTE format(${sqlLiteral(`ALTER TYPE ${type.replace(/%/g, '%%')} ADD VALUE %L`)}, v);
+        IF prev IS NOT NULL THEN
+          EXECUTE format(${alter('AFTER')}, v, prev);
+        ELSE
+          SELECT enumlabel INTO first_label FROM pg_enum WHERE enumtypid = to_regtype(${sqlLiteral(type)}) ORDER BY enumsortorder LIMIT 1;
+          EXECUTE format(${alter('BEFORE')}, v, first_label);
+        END IF;
       END IF;
+      prev := v;
     END LOOP;
   END IF;
 END

@@ -104,9 +104,10 @@ const DATA_EXCEPTIONS: Readonly<Record<string, string>> = {
 
 /**
  * Recognise failures that are the client's fault though raised below the API layer, so they answer 4xx, not
- * 500: database data exceptions (SQLSTATE class 22: NUL characters, numbers out of range, bad formats) and a
- * stack overflow from input nested too deeply. The database's own text is never included.
- * @returns a LatticeError BAD_USER_INPUT, or null when `err` is something else
+ * 500: database data exceptions (SQLSTATE class 22: NUL characters, numbers out of range, bad formats), a
+ * stack overflow from input nested too deeply, and a statement cancelled by the request statement timeout
+ * (SQLSTATE 57014). The database's own text is never included.
+ * @returns a LatticeError BAD_USER_INPUT (QUERY_TOO_COMPLEX for the timeout), or null when `err` is something else
  */
 export function userErrorFromFailure(err: unknown): LatticeError | null {
   if (err instanceof LatticeError) return null;
@@ -114,6 +115,14 @@ export function userErrorFromFailure(err: unknown): LatticeError | null {
     return new LatticeError('BAD_USER_INPUT', 'The request is nested too deeply to process; flatten it.', [], { cause: err });
   }
   const code = (err as { code?: unknown } | null)?.code;
+  if (code === '57014') {
+    return new LatticeError(
+      'QUERY_TOO_COMPLEX',
+      'The request ran longer than the statement timeout and was cancelled; ask for fewer rows (limit), a narrower filter or less nesting.',
+      [],
+      { cause: err },
+    );
+  }
   if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) {
     const message = DATA_EXCEPTIONS[code] ?? `A value in the request is not valid for its field (SQLSTATE ${code}).`;
     return new LatticeError('BAD_USER_INPUT', message, [], { cause: err });

@@ -15,7 +15,7 @@ import type { Principal } from '../auth/principal.js';
 import { PG_TYPES } from './parsers.js';
 import { PgListener } from './pg-listener.js';
 import { queryPrepared } from './prepared.js';
-import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams } from './session.js';
+import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams, statementTimeoutMs } from './session.js';
 import type { Db, DbStats, Queryable, QueryResult } from './types.js';
 
 /** Options of `openPostgres`. */
@@ -28,6 +28,8 @@ export interface PostgresOptions {
   applicationName?: string;
   /** Called with errors of idle pooled connections (e.g. the server restarted); default: ignored. */
   onError?: (err: Error) => void;
+  /** `statement_timeout` of request transactions in ms (default `statementTimeoutMs()`; 0 = none). */
+  statementTimeoutMs?: number;
 }
 
 type PgResultLike = { rows?: unknown[]; rowCount?: number | null };
@@ -47,6 +49,7 @@ class PostgresDb implements Db {
   constructor(
     private readonly pool: pg.Pool,
     private readonly listener: PgListener,
+    private readonly statementTimeoutMs: number,
   ) {}
 
   async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -60,7 +63,7 @@ class PostgresDb implements Db {
 
   async withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // Request statements recur (compiled from documents of the same shape): run them as prepared statements.
-    return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal), fn, true);
+    return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal, this.statementTimeoutMs), fn, true);
   }
 
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
@@ -77,6 +80,14 @@ class PostgresDb implements Db {
   /** BEGIN; settings; fn(handle); COMMIT — or ROLLBACK and rethrow. A connection that fails ROLLBACK is discarded. */
   private async run<T>(settingsSql: string, params: unknown[], fn: (tx: Queryable) => Promise<T>, prepare = false): Promise<T> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
+    // A checked-out client is the caller's to watch: the pool's idle listener is off. Without this, a
+    // connection the server ends mid-transaction (restart, pg_terminate_backend, failover) emits an 'error'
+    // nobody handles and the process dies; with it, the pending query rejects and the client is discarded.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     let done = false;
     const handle: Queryable = {
       query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
@@ -86,7 +97,6 @@ class PostgresDb implements Db {
         return toResult<R>(prepare && values && values.length > 0 ? await queryPrepared(client, text, values) : await client.query(text, values));
       },
     };
-    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       // A named statement: parsed once per connection, then only bound and executed (fixed text, so the
@@ -106,6 +116,7 @@ class PostgresDb implements Db {
       throw err;
     } finally {
       done = true;
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -133,7 +144,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     (err as Error).message = `Cannot connect to PostgreSQL at ${where}: ${(err as Error).message}`;
     throw err;
   }
-  return new PostgresDb(pool, new PgListener(base));
+  return new PostgresDb(pool, new PgListener(base), options.statementTimeoutMs ?? statementTimeoutMs());
 }
 
 /** `host:port/database` of a URL without credentials, for error messages. */

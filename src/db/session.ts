@@ -14,7 +14,28 @@ export const SETTING = {
 } as const;
 
 /**
- * One statement, three bind parameters ($1 role, $2 project ids as a uuid[] literal, $3 user id), all settings
+ * Default `statement_timeout` of request transactions in milliseconds (SPEC G-12's timeout): a request whose
+ * statement runs longer is cancelled (SQLSTATE 57014) and answered with QUERY_TOO_COMPLEX, so one expensive
+ * request cannot hold a pooled connection (and PostgreSQL's memory) indefinitely. Override with
+ * `LATTICE_STATEMENT_TIMEOUT_MS` (0 disables).
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+/**
+ * The request statement timeout in effect: `LATTICE_STATEMENT_TIMEOUT_MS` when set to a non-negative integer,
+ * else `DEFAULT_STATEMENT_TIMEOUT_MS`.
+ * @throws Error naming the variable when it is set to anything else
+ */
+export function statementTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.LATTICE_STATEMENT_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_STATEMENT_TIMEOUT_MS;
+  if (!/^\d+$/.test(raw)) throw new Error(`LATTICE_STATEMENT_TIMEOUT_MS must be a whole number of milliseconds (got ${JSON.stringify(raw)})`);
+  return Number(raw);
+}
+
+/**
+ * One statement, four bind parameters ($1 role, $2 project ids as a uuid[] literal, $3 user id, $4 statement
+ * timeout in milliseconds as text), all settings
  * transaction-local (`is_local = true`), so they vanish at COMMIT/ROLLBACK and never leak to the next user of a
  * pooled connection. `set_config('role', ...)` is the function form of `SET LOCAL ROLE` (verified on
  * PostgreSQL 15 and PGlite 0.5.14: `current_user` becomes the request role and RLS applies).
@@ -24,6 +45,7 @@ export const PRINCIPAL_SETTINGS_SQL =
   `set_config('${SETTING.role}', $1, true), ` +
   `set_config('${SETTING.projectIds}', $2, true), ` +
   `set_config('${SETTING.userId}', $3, true), ` +
+  `set_config('statement_timeout', $4, true), ` +
   `set_config('TimeZone', 'UTC', true)`;
 
 /** Owner transactions only pin the time zone. */
@@ -34,14 +56,15 @@ const ROLES = new Set(['admin', 'owner', 'editor', 'viewer']);
 
 /**
  * The bind parameters of `PRINCIPAL_SETTINGS_SQL` for a principal.
- * @returns `[role, '{uuid,uuid}', userId or '']`
+ * @param timeoutMs statement timeout in milliseconds (0 = none)
+ * @returns `[role, '{uuid,uuid}', userId or '', timeout]`
  * @throws Error when the principal carries an unknown role or a project id that is not a UUID (the auth layer
  *         must never build such a principal; refusing here keeps the array literal injection-free).
  */
-export function principalParams(principal: Principal): [string, string, string] {
+export function principalParams(principal: Principal, timeoutMs: number = DEFAULT_STATEMENT_TIMEOUT_MS): [string, string, string, string] {
   if (!ROLES.has(principal.role)) throw new Error(`Principal has an unknown role ${JSON.stringify(principal.role)}`);
   for (const id of principal.projectIds) {
     if (!UUID_RE.test(id)) throw new Error(`Principal project id ${JSON.stringify(id)} is not a UUID`);
   }
-  return [principal.role, `{${principal.projectIds.join(',')}}`, principal.userId ?? ''];
+  return [principal.role, `{${principal.projectIds.join(',')}}`, principal.userId ?? '', String(Math.max(0, Math.floor(timeoutMs)))];
 }

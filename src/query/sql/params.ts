@@ -4,7 +4,7 @@
  * statement is typed independently of the driver's parameter inference (node-postgres and PGlite differ).
  */
 import type { Field, FieldType, Model } from '../../model/types.js';
-import { badInput, internal } from '../../errors.js';
+import { LatticeError, badInput, internal } from '../../errors.js';
 import { qualified } from './ident.js';
 
 /** SQL type of a field's column, as written in a cast. Enum fields use their enum type in the data schema. */
@@ -78,6 +78,9 @@ function normalize(value: unknown, sqlType: string): unknown {
  * Collects bind parameters of one statement in order. Placeholders are numbered from `$1`.
  * The scope parameter (tenant project ids) is added once and shared by every table read.
  */
+/** Bind parameters per statement: PostgreSQL's wire protocol counts them in 16 bits. */
+export const MAX_PARAMETERS = 65_535;
+
 export class ParamContext {
   /** Parameter values in placeholder order (`values[0]` is `$1`). */
   readonly values: unknown[] = [];
@@ -88,8 +91,16 @@ export class ParamContext {
    * @param value a JS value (JSON values for `jsonb` are serialised here; arrays for `<type>[]`)
    * @param sqlType a trusted SQL type written by the compiler (never user input): `uuid`, `text[]`, a
    *        `qualified()` enum type...
+   * @throws LatticeError QUERY_TOO_COMPLEX beyond `MAX_PARAMETERS` values (the protocol's limit; the driver
+   *         would otherwise fail the statement with an internal error)
    */
   add(value: unknown, sqlType: string): string {
+    if (this.values.length >= MAX_PARAMETERS) {
+      throw new LatticeError(
+        'QUERY_TOO_COMPLEX',
+        `The request needs more than ${MAX_PARAMETERS} values in one statement; split it, or use in: [...] lists instead of many or: branches.`,
+      );
+    }
     this.values.push(normalize(value, sqlType));
     return `$${this.values.length}::${sqlType}`;
   }

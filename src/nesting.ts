@@ -71,11 +71,43 @@ export function checkDocumentNesting(text: string): void {
 }
 
 /**
+ * Path of the first number in a parsed JSON value that is not finite, e.g. `[2].duration`, or null. JSON text
+ * such as `1e309` parses to Infinity, which a float column would store as NULL (or reject): losing the value
+ * without a word. Call after the depth check (the walk is iterative either way).
+ */
+export function nonFiniteNumberPath(value: unknown): string | null {
+  const stack: Array<[unknown, string]> = [[value, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return path || '(the value itself)';
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+    } else {
+      const entries = Object.entries(v as Record<string, unknown>);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i][1], path ? `${path}.${entries[i][0]}` : entries[i][0]]);
+    }
+  }
+  return null;
+}
+
+/**
+ * Check a parsed JSON input before anything recursive touches it.
  * @param what where the value came from, for the message (e.g. `variables`, `body`)
- * @throws LatticeError BAD_USER_INPUT when the value nests deeper than {@link MAX_JSON_NESTING}
+ * @throws LatticeError BAD_USER_INPUT when the value nests deeper than {@link MAX_JSON_NESTING}, or holds a
+ *         number too large to represent (parsed as ±Infinity)
  */
 export function checkJsonNesting(value: unknown, what: string): void {
   if (jsonNesting(value) > MAX_JSON_NESTING) {
     throw badInput(`${what} is nested more than ${MAX_JSON_NESTING} levels deep; flatten it.`);
+  }
+  const path = nonFiniteNumberPath(value);
+  if (path !== null) {
+    throw badInput(`${what} holds a number too large to represent at ${path}; numbers must be finite (magnitude below about 1.8e308).`, [
+      { path, message: 'number out of range' },
+    ]);
   }
 }

@@ -5,7 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/auth/api-keys.js';
 import type { Principal } from '../../src/auth/principal.js';
+import { buildServer } from '../../src/server/app.js';
 import { createProject, createTestDb, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
 import { buildRestApp, call } from './app.js';
 
@@ -125,6 +127,33 @@ describe.each(TEST_KINDS)('REST resources on %s', (kind) => {
     expect(res.data.error.details).toEqual([{ path: 'body[1].experiment_id', message: expect.stringContaining('no experiment with this id') }]);
     const after = await call(app, editor, 'GET', '/api/v1/trials');
     expect(after.data.total_count).toBe(before.data.total_count);
+  });
+
+  it('refuses numbers too large to represent (1e309 parses as Infinity) instead of storing null', async () => {
+    // Through the whole server: the check sits in its preValidation hook, for REST bodies and GraphQL variables.
+    const { app: server } = await buildServer({ db: t.db, model: t.model });
+    try {
+      const key = await createApiKey(t.db, { projectId: A, role: 'editor' });
+      const headers = { authorization: `Bearer ${key.secret_key}`, 'content-type': 'application/json' };
+      const raw = `[{"name":"fine","experiment_id":"${experimentId}","duration":12.5},{"name":"huge","experiment_id":"${experimentId}","duration":1e309}]`;
+      const res = await server.inject({ method: 'POST', url: '/api/v1/trials', headers, payload: raw });
+      expect(res.statusCode).toBe(400);
+      const body = JSON.parse(res.body);
+      expect(body.error.message).toMatch(/number too large to represent at \[1\]\.duration/);
+      expect(body.error.details).toEqual([{ path: '[1].duration', message: 'number out of range' }]);
+      expect((await call(app, editor, 'GET', '/api/v1/trials?name=fine')).data.total_count).toBe(0);
+
+      const gql = await server.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers,
+        payload: '{"query":"query($d: Float) { trials(filter: { duration: { gt: $d } }) { id } }","variables":{"d":-1e400}}',
+      });
+      expect(gql.statusCode).toBe(400);
+      expect(JSON.parse(gql.body).errors[0].message).toMatch(/number too large to represent at variables\.d|number too large to represent at d/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('401 without a principal, 403 for a viewer writing, 400 when an admin names no project', async () => {

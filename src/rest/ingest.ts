@@ -4,7 +4,10 @@
  *
  * - Each event is validated on its own (envelope, entity, op, body against the entity's schema), so one bad
  *   event never sinks the others.
- * - Events repeating an envelope `id` within the batch are processed once and get the first one's result.
+ * - An event repeating an earlier envelope `id` of the batch with the same type and body is processed once and
+ *   gets the first one's result; with a different type or body it fails with 409 (never acknowledged unwritten).
+ * - A create of a row that already exists in the same project answers 200 when the given fields match (a
+ *   retry), 409 when they differ (send an upsert or update to change a row).
  * - Valid events are grouped by entity and op and written with ONE statement per group (`src/query/write`),
  *   parents before children (create, upsert, update), then deletes children before parents, all in one
  *   transaction as the principal. Retries are idempotent: the body's `id` is the row id (when the body has
@@ -13,6 +16,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import type { FastifyInstance } from 'fastify';
+import { isDeepStrictEqual } from 'node:util';
 import { canWrite } from '../auth/principal.js';
 import { forbidden, LatticeError } from '../errors.js';
 import type { Entity, Model } from '../model/types.js';
@@ -95,7 +99,13 @@ export function registerIngestRoute(app: FastifyInstance, ctx: AppContext, valid
       }
       const ev = event as { id: string; type: string; body: Record<string, unknown> };
       const seen = firstIndex.get(ev.id);
-      if (seen !== undefined) return void duplicates.push([i, seen]);
+      if (seen !== undefined) {
+        // The same event sent twice is processed once; another event under a used id would be acknowledged
+        // without being written.
+        const first = batch[seen] as { type?: unknown; body?: unknown };
+        if (first.type === ev.type && isDeepStrictEqual(first.body, ev.body)) return void duplicates.push([i, seen]);
+        return fail(409, `Event id "${ev.id}" is already used by batch[${seen}] with a different type or body; give every event its own id.`);
+      }
       firstIndex.set(ev.id, i);
       const [entityName, mode] = ev.type.split('.') as [string, WriteMode];
       const validate = bodies.get(ev.type);

@@ -122,6 +122,41 @@ describe.each(TEST_KINDS)('POST /api/v1/ingest on %s', (kind) => {
     expect((await call(app, editor, 'GET', `/api/v1/metrics/${id(32)}`)).statusCode).toBe(404);
   });
 
+  it('never acknowledges an event it did not write: a different create of an existing id or a reused event id is 409', async () => {
+    const res = await call(app, editor, 'POST', '/api/v1/ingest', {
+      batch: [
+        { id: 'c1', type: 'experiment.create', body: { id: id(41), name: 'first', kind: 'grid' } },
+        { id: 'c2', type: 'experiment.create', body: { id: id(41), name: 'second' } }, // same row id, other values
+        { id: 'c3', type: 'experiment.create', body: { id: id(41), name: 'first' } }, // a subset that matches: a retry
+        { id: 'c4', type: 'experiment.create', body: { id: id(42), name: 'A' } },
+        { id: 'c4', type: 'experiment.create', body: { id: id(42), name: 'A' } }, // the same event twice: one result
+        { id: 'c4', type: 'experiment.create', body: { id: id(43), name: 'B' } }, // a reused event id: refused
+      ],
+    });
+    expect(res.statusCode).toBe(207);
+    const all: Result[] = [...res.data.successes, ...res.data.errors];
+    const byId = (eventId: string) => all.filter((r) => r.id === eventId).map((r) => r.status);
+    expect(byId('c1')).toEqual([201]);
+    expect(byId('c2')).toEqual([409]);
+    expect(byId('c3')).toEqual([200]);
+    expect(byId('c4').sort()).toEqual([201, 201, 409]);
+    const c2 = res.data.errors.find((r: Result & { message?: string }) => r.id === 'c2');
+    expect(c2.message).toMatch(/already exists with different values; send it as an upsert or update/);
+    const c4 = res.data.errors.find((r: Result & { message?: string }) => r.id === 'c4');
+    expect(c4.message).toMatch(/Event id "c4" is already used by batch\[3\] with a different type or body/);
+    expect((await call(app, editor, 'GET', `/api/v1/experiments/${id(41)}`)).data).toMatchObject({ name: 'first', kind: 'grid' });
+    expect((await call(app, editor, 'GET', `/api/v1/experiments/${id(43)}`)).statusCode).toBe(404);
+
+    // REST create (all or nothing): two different rows under one id in one request are refused whole.
+    const rest = await call(app, editor, 'POST', '/api/v1/experiments', [
+      { id: id(44), name: 'one' },
+      { id: id(44), name: 'two' },
+    ]);
+    expect(rest.statusCode).toBe(409);
+    expect(rest.data.error.message).toMatch(/different values/);
+    expect((await call(app, editor, 'GET', `/api/v1/experiments/${id(44)}`)).statusCode).toBe(404);
+  });
+
   it('applies a valid update event on its own', async () => {
     const res = await call(app, editor, 'POST', '/api/v1/ingest', {
       batch: [{ id: 'p1', type: 'trial.update', body: { id: id(11), status: 'completed', duration: 12.5 } }],

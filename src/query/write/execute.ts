@@ -47,7 +47,7 @@ export async function withWriteIsolation<T>(db: Db, principal: Principal, fn: (t
  *
  * One statement when the ids are distinct (the normal case). Rows repeating an id are written in later
  * rounds, one statement per round (round k holds the k-th occurrence of each id), so each event keeps its own
- * outcome and later events see earlier ones: a repeated create reports `exists`, a repeated update applies
+ * outcome and later events see earlier ones: a repeated create reports `exists` (or `differs` when its values do not match), a repeated update applies
  * after the first.
  * @param isolate run in a SAVEPOINT and fall back to row-by-row on failure (see the module comment)
  * @throws the database error when `isolate` is false and a statement fails
@@ -165,6 +165,11 @@ function outcomeMessage(
       return detail
         ? `${e} ${id}: ${detail}.`
         : `${e} id ${id} is already used by a row in another project or one this key cannot see; use a new id (or omit "id" to get a generated one).`;
+    case 'differs':
+      return (
+        `${e} ${id} already exists with different values; send it as an upsert or update to change it ` +
+        `(a create only confirms an identical retry).`
+      );
     case 'bad_ref': {
       const field = column ? writableEntity(model, e).columns.get(column) : undefined;
       const to = field?.ref?.to ?? 'parent';

@@ -33,6 +33,8 @@ export interface WritePlan {
  * - `inserted` (HTTP 201), `exists` (create of an id that already exists in the same project and is visible to
  *   the principal: an idempotent retry, 200), `updated` (200), `deleted` (200);
  * - `conflict`: the id is used by a row the principal cannot see or that lives in another project (409);
+ * - `differs`: a create of an id that exists in the same project with other values in the given fields
+ *   (409: a create only confirms an identical retry; upsert or update changes a row);
  * - `bad_ref`: a reference column names no row of the same project (422); `column` says which;
  * - `missing_required`: an upsert would insert a new row but required fields are missing (400);
  * - `not_found`: update/delete of an id with no visible row (404);
@@ -45,6 +47,7 @@ export type RowOutcomeKind =
   | 'updated'
   | 'deleted'
   | 'conflict'
+  | 'differs'
   | 'bad_ref'
   | 'missing_required'
   | 'not_found'
@@ -76,6 +79,7 @@ export const OUTCOME_STATUS: Readonly<Record<RowOutcomeKind, number>> = {
   updated: 200,
   deleted: 200,
   conflict: 409,
+  differs: 409,
   bad_ref: 422,
   missing_required: 400,
   not_found: 404,

@@ -69,10 +69,11 @@ const OLD_PID = quoteIdent('$old_pid');
 const FOUND = quoteIdent('$found');
 const BADREF = quoteIdent('$badref');
 const MISSING = quoteIdent('$missing');
+const SAME = quoteIdent('$same');
 
 /**
  * Compile a write plan into one statement whose result rows are `{ ord, outcome, col }`, one per input row in
- * input order: `outcome` is one of `inserted | exists | updated | deleted | conflict | bad_ref |
+ * input order: `outcome` is one of `inserted | exists | differs | updated | deleted | conflict | bad_ref |
  * missing_required | not_found`, `col` the column a `bad_ref` / `missing_required` outcome is about.
  * Rows must have distinct ids (the executor splits repeats into rounds).
  * @throws Error for a system or unknown entity.
@@ -129,8 +130,13 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
     `c AS (SELECT e.${ORD}, e.${J}, r.* FROM jsonb_array_elements(${rowsParam}::jsonb) WITH ORDINALITY AS e(${J}, ${ORD}) ` +
       `CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.${J}) AS r)`,
   );
+  // create: whether an existing row already holds every given value (an identical retry) or not (`differs`).
+  const same =
+    mode === 'create'
+      ? `, (${changeable.map((f) => `(NOT ${has('c', f.column)} OR ${col('c', f.column)} IS NOT DISTINCT FROM ${col('o', f.column)})`).join(' AND ') || 'true'}) AS ${SAME}`
+      : '';
   ctes.push(
-    `k AS (SELECT c.*, o."project_id" AS ${OLD_PID}, ${found} AS ${FOUND}, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} ` +
+    `k AS (SELECT c.*, o."project_id" AS ${OLD_PID}, ${found} AS ${FOUND}, ${badref} AS ${BADREF}, ${missing} AS ${MISSING}${same} ` +
       `FROM c LEFT JOIN ${table} o ON o."id" = c."id")`,
   );
 
@@ -171,7 +177,8 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
 function outcomeCase(mode: WriteMode): string {
   switch (mode) {
     case 'create':
-      return `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN k.${FOUND} THEN 'exists' WHEN k.${OLD_PID} IS NOT NULL THEN 'conflict' ` +
+      return `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN k.${FOUND} AND k.${SAME} THEN 'exists' WHEN k.${FOUND} THEN 'differs' ` +
+        `WHEN k.${OLD_PID} IS NOT NULL THEN 'conflict' ` +
         `WHEN k.${MISSING} IS NOT NULL THEN 'missing_required' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ELSE 'conflict' END`;
     case 'upsert':
       return `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN u."id" IS NOT NULL THEN 'updated' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ` +

@@ -156,6 +156,17 @@ describe.each(TEST_KINDS)('REST resources on %s', (kind) => {
     }
   });
 
+  it('accepts UUIDs only as 8-4-4-4-12 hex digits (not the urn:uuid: form) in ids, references and paths', async () => {
+    const urn = `urn:uuid:${experimentId}`;
+    const get = await call(app, editor, 'GET', `/api/v1/experiments/${encodeURIComponent(urn)}`);
+    expect(get.statusCode).toBe(400);
+    const create = await call(app, editor, 'POST', '/api/v1/trials', { name: 'urn', experiment_id: urn });
+    expect(create.statusCode).toBe(400);
+    expect(create.data.error.details).toEqual([
+      { path: 'body.experiment_id', message: 'must be a UUID written as 8-4-4-4-12 hex digits (e.g. 0190f5a8-7d0e-7c3a-9b1e-3f1e2d4c5b6a)' },
+    ]);
+  });
+
   it('401 without a principal, 403 for a viewer writing, 400 when an admin names no project', async () => {
     const anon = await call(app, undefined, 'POST', '/api/v1/experiments', { name: 'x' });
     expect(anon.statusCode).toBe(401);

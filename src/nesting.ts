@@ -41,21 +41,31 @@ export function documentNesting(text: string, limit = MAX_DOCUMENT_NESTING): num
   return max;
 }
 
-/** Deepest nesting of a parsed JSON value (a scalar is 0, `{}` and `[]` are 1); stops past `limit`. */
-export function jsonNesting(value: unknown, limit = MAX_JSON_NESTING): number {
+/**
+ * One iterative walk of a parsed JSON value: its deepest nesting (a scalar is 0, `{}` and `[]` are 1; the walk
+ * stops past `limit`) and whether it holds a non-finite number.
+ */
+function scanJson(value: unknown, limit: number): { depth: number; nonFinite: boolean } {
   let max = 0;
+  let nonFinite = typeof value === 'number' && !Number.isFinite(value);
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [v, d] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     const depth = d + 1;
     if (depth > max) max = depth;
-    if (max > limit) return max;
+    if (max > limit) return { depth: max, nonFinite };
     for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
       if (child !== null && typeof child === 'object') stack.push([child, depth]);
+      else if (typeof child === 'number' && !Number.isFinite(child)) nonFinite = true;
     }
   }
-  return max;
+  return { depth: max, nonFinite };
+}
+
+/** Deepest nesting of a parsed JSON value (a scalar is 0, `{}` and `[]` are 1); stops past `limit`. */
+export function jsonNesting(value: unknown, limit = MAX_JSON_NESTING): number {
+  return scanJson(value, limit).depth;
 }
 
 /**
@@ -101,10 +111,12 @@ export function nonFiniteNumberPath(value: unknown): string | null {
  *         number too large to represent (parsed as ±Infinity)
  */
 export function checkJsonNesting(value: unknown, what: string): void {
-  if (jsonNesting(value) > MAX_JSON_NESTING) {
+  const scan = scanJson(value, MAX_JSON_NESTING);
+  if (scan.depth > MAX_JSON_NESTING) {
     throw badInput(`${what} is nested more than ${MAX_JSON_NESTING} levels deep; flatten it.`);
   }
-  const path = nonFiniteNumberPath(value);
+  // Paths are built only for the (rare) value that fails: this runs on every request body.
+  const path = scan.nonFinite ? nonFiniteNumberPath(value) : null;
   if (path !== null) {
     throw badInput(`${what} holds a number too large to represent at ${path}; numbers must be finite (magnitude below about 1.8e308).`, [
       { path, message: 'number out of range' },

@@ -6,6 +6,7 @@
 import { uuidv7 } from 'uuidv7';
 import type { Queryable } from '../db/types.js';
 import { badInput } from '../errors.js';
+import { UUID_RE } from '../uuid.js';
 
 /** A project as the admin API returns it (timestamps ISO-8601). */
 export interface ProjectInfo {
@@ -47,7 +48,6 @@ export async function listProjects(db: Queryable, ids?: readonly string[]): Prom
   return (await db.query<ProjectInfo>(`SELECT ${COLUMNS} FROM lattice.projects ORDER BY created_at, id`)).rows;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** One project by id, or null (also for a string that is not a UUID). */
 export async function getProject(db: Queryable, id: string): Promise<ProjectInfo | null> {

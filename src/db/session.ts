@@ -5,6 +5,7 @@
  */
 import type { Principal } from '../auth/principal.js';
 import { REQUEST_ROLE } from './types.js';
+import { UUID_RE } from '../uuid.js';
 
 /** Custom settings read by the policy helper functions. */
 export const SETTING = {
@@ -51,7 +52,6 @@ export const PRINCIPAL_SETTINGS_SQL =
 /** Owner transactions only pin the time zone. */
 export const OWNER_SETTINGS_SQL = `SELECT set_config('TimeZone', 'UTC', true)`;
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLES = new Set(['admin', 'owner', 'editor', 'viewer']);
 
 /**

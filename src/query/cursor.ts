@@ -14,11 +14,11 @@ import type { Entity, Field, Model } from '../model/types.js';
 import type { Cursor, OrderItem } from './plan.js';
 import { badInput, internal, type LatticeError } from '../errors.js';
 import { effectiveOrder } from './sql/order.js';
+import { UUID_RE } from '../uuid.js';
 
 /** Longest accepted cursor string (characters). */
 export const MAX_CURSOR_LENGTH = 65_536;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FLOAT = /^(-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?|NaN|-?Infinity)$/i;
 const DECIMAL = /^(-?\d+(\.\d+)?|NaN|-?Infinity)$/;
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
@@ -78,7 +78,7 @@ function validValue(field: Field, v: unknown): boolean {
       return (field.values ?? []).includes(v);
     case 'uuid':
     case 'ref':
-      return UUID.test(v);
+      return UUID_RE.test(v);
     case 'int':
       return /^-?\d{1,10}$/.test(v) && Math.abs(Number(v)) <= 2 ** 31;
     case 'bigint':

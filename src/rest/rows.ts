@@ -9,6 +9,7 @@ import { canWrite, resolveWriteProject, type Principal } from '../auth/principal
 import { forbidden } from '../errors.js';
 import type { Entity, Model } from '../model/types.js';
 import type { WriteMode, WriteRow } from '../query/write/plan.js';
+import { UUID_RE } from '../uuid.js';
 
 /** Maximum rows of one `POST /api/v1/<plural>` array and events of one ingestion batch. */
 export const MAX_BATCH = 1000;
@@ -44,7 +45,6 @@ export function toWriteRow(
   return { values: { ...body, id: String(body.id).toLowerCase() } };
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The row id of an ingestion event whose body names no `id`, so that a resent batch (SDKs resend whole

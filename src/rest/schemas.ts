@@ -5,12 +5,8 @@
  */
 import type { Entity, Field } from '../model/types.js';
 import type { WriteMode } from '../query/write/plan.js';
+import { UUID_JSON_SCHEMA } from '../uuid.js';
 
-/**
- * Canonical UUID text, 8-4-4-4-12 hex digits. Added to `format: 'uuid'`, which (ajv-formats) also accepts the
- * `urn:uuid:` form that PostgreSQL's uuid type would then refuse further in with a vaguer error.
- */
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 /** A JSON Schema object (plain data handed to AJV / Fastify). */
 export type JsonSchema = Record<string, unknown>;
@@ -48,7 +44,7 @@ export function fieldSchema(field: Field, nullable: boolean): JsonSchema {
       return { type: withNull('string'), format: 'date', ...d };
     case 'uuid':
     case 'ref':
-      return { type: withNull('string'), format: 'uuid', pattern: UUID_PATTERN, ...d };
+      return { ...UUID_JSON_SCHEMA, type: withNull('string'), ...d };
     case 'json':
       return { ...d };
     case 'enum':
@@ -68,8 +64,8 @@ export function fieldSchema(field: Field, nullable: boolean): JsonSchema {
  */
 export function rowBodySchema(entity: Entity, mode: WriteMode): JsonSchema {
   const properties: Record<string, JsonSchema> = {
-    id: { type: 'string', format: 'uuid', pattern: UUID_PATTERN, description: 'Row id (UUID); generated (UUID v7) when omitted on create.' },
-    project_id: { type: 'string', format: 'uuid', pattern: UUID_PATTERN, description: 'Project to write to; needed when the key has several projects.' },
+    id: { ...UUID_JSON_SCHEMA, description: 'Row id (UUID); generated (UUID v7) when omitted on create.' },
+    project_id: { ...UUID_JSON_SCHEMA, description: 'Project to write to; needed when the key has several projects.' },
   };
   const required: string[] = mode === 'create' ? [] : ['id'];
   if (mode !== 'delete') {
@@ -124,7 +120,7 @@ export function listQuerySchema(entity: Entity, maxLimit: number, defaultLimit: 
 /** Path parameters of `GET /api/v1/<plural>/{id}`. */
 export const idParamsSchema: JsonSchema = {
   type: 'object',
-  properties: { id: { type: 'string', format: 'uuid', pattern: UUID_PATTERN } },
+  properties: { id: UUID_JSON_SCHEMA },
   required: ['id'],
   additionalProperties: false,
 };

@@ -7,7 +7,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { ErrorDetail } from '../errors.js';
-import { UUID_PATTERN, type JsonSchema } from './schemas.js';
+import { UUID_JSON_PATTERN } from '../uuid.js';
+import type { JsonSchema } from './schemas.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object in some setups.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
@@ -49,7 +50,7 @@ export function ajvMessage(e: ErrorObject): string {
     return `must be one of: ${params.allowedValues.filter((v) => v !== null).join(', ')}`;
   }
   if (e.keyword === 'format') return `must be a valid ${String(params.format)}`;
-  if (e.keyword === 'pattern' && params.pattern === UUID_PATTERN) {
+  if (e.keyword === 'pattern' && params.pattern === UUID_JSON_PATTERN) {
     return 'must be a UUID written as 8-4-4-4-12 hex digits (e.g. 0190f5a8-7d0e-7c3a-9b1e-3f1e2d4c5b6a)';
   }
   if (e.keyword === 'pattern' && e.instancePath.endsWith('order_by')) {

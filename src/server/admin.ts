@@ -20,9 +20,9 @@ import { forbidden, notFound } from '../errors.js';
 import { requirePrincipal } from './auth-hook.js';
 import type { AppContext } from './context.js';
 import { errorBodySchema } from './errors.js';
-import { UUID_PATTERN } from '../rest/schemas.js';
+import { UUID_JSON_SCHEMA } from '../uuid.js';
 
-const uuid = { type: 'string', format: 'uuid', pattern: UUID_PATTERN } as const;
+const uuid = UUID_JSON_SCHEMA;
 const projectSchema = {
   type: 'object',
   properties: { id: { type: 'string' }, name: { type: 'string' }, created_at: { type: 'string' }, updated_at: { type: 'string' } },

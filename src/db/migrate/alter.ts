@@ -34,6 +34,7 @@ import {
   columnType,
   dataEntities,
   defaultExpression,
+  enumTypeName,
   foreignKeyConstraint,
   foreignKeyName,
   refFields,
@@ -50,11 +51,6 @@ function existingTable(catalog: CatalogSnapshot, entity: Entity): ExistingTable 
 /** The snapshot's column of a field, if it exists. */
 function existingColumn(table: ExistingTable, f: Field): ExistingColumn | undefined {
   return table.columns.get(storedIdentifier(f.column));
-}
-
-/** Unqualified SQL name of an enum field's type (see `enumType`). */
-function enumTypeName(entity: Entity, f: Field): string {
-  return f.enumName ?? `${entity.name}_${f.name}`;
 }
 
 /** `columnType`'s spelling → `format_type`'s, for the types where they differ. */

@@ -22,9 +22,14 @@ export function sqlLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** Unqualified SQL name of an enum field's type, e.g. `trial_status`. */
+export function enumTypeName(entity: Entity, field: Field): string {
+  return field.enumName ?? `${entity.name}_${field.name}`;
+}
+
 /** SQL name of an enum field's type, e.g. `"app"."trial_status"`. */
 export function enumType(model: Model, entity: Entity, field: Field): string {
-  return qualified(model.dataSchema, field.enumName ?? `${entity.name}_${field.name}`);
+  return qualified(model.dataSchema, enumTypeName(entity, field));
 }
 
 /** SQL column type of a field (M-2; `vector` → `vector(n)` with pgvector, else `real[]`, SPEC S-5). */

@@ -18,9 +18,9 @@ import {
   GraphQLJSON as ScalarsJSON,
   GraphQLUUID as ScalarsUUID,
 } from 'graphql-scalars';
+import { UUID_RE } from '../../uuid.js';
 
 /** Canonical UUID text (any version, case-insensitive), as PostgreSQL prints and accepts it. */
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const DECIMAL_PATTERN = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -29,7 +29,7 @@ function fail(message: string, node?: ValueNode): never {
 }
 
 function parseUuidId(value: unknown, node?: ValueNode): string {
-  if (typeof value !== 'string' || !UUID_PATTERN.test(value)) {
+  if (typeof value !== 'string' || !UUID_RE.test(value)) {
     fail(`ID must be a UUID such as "0190f5a8-7d0e-7c3a-9b1e-3f1e2d4c5b6a"; got ${JSON.stringify(value)}.`, node);
   }
   return value.toLowerCase();

@@ -6,6 +6,7 @@
 import type { Field, FieldType, Model } from '../../model/types.js';
 import { LatticeError, badInput, internal } from '../../errors.js';
 import { qualified } from './ident.js';
+import { UUID_RE } from '../../uuid.js';
 
 /** SQL type of a field's column, as written in a cast. Enum fields use their enum type in the data schema. */
 export function columnSqlType(model: Model, field: Field): string {
@@ -51,14 +52,13 @@ export function scalarSqlType(type: FieldType): string {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Check that a value is a UUID string before it is bound as `uuid` (a malformed one would be a database error).
  * @throws LatticeError BAD_USER_INPUT naming `what` (e.g. `id`).
  */
 export function checkUuid(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !UUID.test(value)) {
+  if (typeof value !== 'string' || !UUID_RE.test(value)) {
     throw badInput(`${what} must be a UUID like 0190a6a4-8f7e-7c3a-9d4e-1234567890ab; got ${JSON.stringify(value)}.`);
   }
   return value;

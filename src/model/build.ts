@@ -21,6 +21,7 @@ export interface ParsedDocument {
   description?: string;
   naming?: 'snake_case' | 'graphql-default';
   schema?: string;
+  search_config?: string;
   entities: Record<string, EntityDocument>;
   aliases?: Record<string, { entity: string; args: string[]; description?: string }>;
 }
@@ -80,6 +81,8 @@ function checkField(path: string, entities: Record<string, EntityDocument>, name
   if (f.type === 'enum' && f.values && new Set(f.values).size !== f.values.length) err('values', 'enum values must be distinct');
   if (f.type === 'vector' && f.dimensions === undefined) err('dimensions', 'a vector field needs "dimensions", e.g. 384');
   if (f.type !== 'vector' && f.dimensions !== undefined) err('dimensions', '"dimensions" applies only to vector fields');
+  if (f.type !== 'vector' && f.metrics !== undefined) err('metrics', '"metrics" applies only to vector fields');
+  if (f.metrics && new Set(f.metrics).size !== f.metrics.length) err('metrics', 'metrics must be distinct');
   if (f.searchable && f.type !== 'string' && f.type !== 'text') err('searchable', 'only string and text fields can be searchable');
   if (f.type === 'ref') {
     if (!f.to) err('to', 'a ref field needs "to": the entity it references');
@@ -118,6 +121,7 @@ function buildDataFields(entity: string, doc: EntityDocument): Field[] {
       ...(f.deprecated !== undefined ? { deprecated: f.deprecated } : {}),
       ...(f.values ? { values: f.values, enumName: enumName(entity, name) } : {}),
       ...(f.dimensions !== undefined ? { dimensions: f.dimensions } : {}),
+      ...(f.type === 'vector' ? { metrics: f.metrics ?? ['cosine'] } : {}),
       ...(isRef && f.to
         ? { ref: { to: f.to, onDelete: f.on_delete ?? 'restrict', inverse: f.inverse ?? '' } }
         : {}),
@@ -258,6 +262,7 @@ export function buildModel(doc: ParsedDocument): Model {
     name: doc.name,
     ...(doc.description !== undefined ? { description: doc.description } : {}),
     naming: doc.naming ?? 'snake_case',
+    searchConfig: doc.search_config ?? 'english',
     dataSchema,
     systemSchema: SYSTEM_SCHEMA,
     entities,

@@ -33,6 +33,9 @@ export const FIELD_TYPES = [
   'vector',
 ] as const;
 
+/** Distance metrics of vector fields (SPEC S-5, G-6): pgvector's `<=>`, `<->`, `<#>`. */
+export const VECTOR_METRICS = ['cosine', 'l2', 'inner_product'] as const;
+
 const jsonValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
 );
@@ -50,6 +53,11 @@ export const fieldDocument = z.strictObject({
   values: z.array(enumValue).min(1, 'an enum needs at least one value').optional(),
   /** vector only */
   dimensions: z.number().int().min(1).max(16000).optional(),
+  /** vector only: distance metrics to index (one HNSW index each with pgvector; default [cosine]). */
+  metrics: z
+    .array(z.enum(VECTOR_METRICS, { error: `expected one of: ${VECTOR_METRICS.join(', ')}` }))
+    .min(1, 'list at least one metric, e.g. [cosine]')
+    .optional(),
   /** ref only */
   to: snake.optional(),
   on_delete: z.enum(['cascade', 'restrict', 'set null']).optional(),
@@ -73,6 +81,14 @@ export const modelDocument = z.strictObject({
   description: z.string().optional(),
   naming: z.enum(['snake_case', 'graphql-default']).optional(),
   schema: snake.optional(),
+  /**
+   * PostgreSQL text-search configuration of full-text columns and `search` queries (SPEC S-4, G-6), e.g.
+   * `english` (the default: stemming) or `simple` (no stemming, no stop words).
+   */
+  search_config: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'expected a text search configuration name such as "english" or "simple"')
+    .optional(),
   entities: z.record(snake, entityDocument),
   aliases: z.record(snake, aliasDocument).optional(),
 });

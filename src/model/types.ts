@@ -24,6 +24,9 @@ export type FieldType =
   | 'ref'
   | 'vector';
 
+/** Distance metric of a vector field: cosine distance, Euclidean (L2) distance, negative inner product. */
+export type VectorMetric = 'cosine' | 'l2' | 'inner_product';
+
 /** A JSON value as found in model documents and request bodies. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -62,6 +65,8 @@ export interface Field {
   readonly enumName?: string;
   /** Dimensions of a `vector` field. */
   readonly dimensions?: number;
+  /** Distance metrics indexed for a `vector` field (default `['cosine']`); any metric can be queried. */
+  readonly metrics?: readonly VectorMetric[];
   /** Present for `ref` fields (including the built-in `project` ref). */
   readonly ref?: RefSpec;
   /** True for `id`, `project_id`, `created_at`, `updated_at` (not writable except `id` and `project_id` on create). */
@@ -135,6 +140,8 @@ export interface Model {
   readonly naming: 'snake_case' | 'graphql-default';
   /** Schema holding the data tables (default `app`). */
   readonly dataSchema: string;
+  /** PostgreSQL text-search configuration of full-text columns and `search` (default `english`). */
+  readonly searchConfig: string;
   /** Schema holding system tables (always `lattice`). */
   readonly systemSchema: string;
   /** Entities by name, including the built-in `project`, in declaration order (project first). */

@@ -7,7 +7,7 @@
  * Entity, column and relation names are the model's (`src/model/types.ts`); the SQL layer resolves and quotes
  * them, so a plan can only name things the model has.
  */
-import type { FieldType } from '../model/types.js';
+import type { FieldType, VectorMetric } from '../model/types.js';
 
 /** A whole read operation: several root fields, answered by one statement as one JSON object. */
 export interface OperationPlan {
@@ -33,7 +33,8 @@ export type RootNode =
   | ListNode
   | ListPageNode
   | ConnectionNode
-  | ByIdsNode;
+  | ByIdsNode
+  | AggregateNode;
 
 /** A constant `__typename` (or any constant string). */
 export interface TypenameNode {
@@ -124,12 +125,42 @@ export type SelectionItem =
       readonly responseKey: string;
       readonly kind: 'to_many';
       readonly relation: string;
-      readonly node: ListNode | ListPageNode | ConnectionNode;
+      readonly node: ListNode | ListPageNode | ConnectionNode | AggregateNode;
+    }
+  | {
+      /**
+       * `_rank` (full-text rank of the row under the enclosing list's `search`) or `_distance` (distance of the
+       * row's vector to the enclosing list's `nearest` vector); JSON null when the list has no such argument.
+       */
+      readonly responseKey: string;
+      readonly kind: 'rank' | 'distance';
     };
+
+/**
+ * Similarity search (SPEC G-6, S-5): keep rows whose vector `column` lies within `maxDistance` of `vector`
+ * under `metric`, and (unless an explicit ordering is given) order by that distance, nearest first.
+ * Distances are pgvector's: cosine distance 1 − cos θ, L2 the Euclidean distance, inner product −(a·b).
+ */
+export interface NearestArg {
+  /** A `vector` column of the entity. */
+  readonly column: string;
+  /** The query vector; its length must equal the field's `dimensions`, every element finite. */
+  readonly vector: readonly number[];
+  readonly metric: VectorMetric;
+  /** Inclusive upper bound on the distance, if any. */
+  readonly maxDistance?: number;
+}
 
 /** Arguments shared by lists, list pages and (without limit/offset) connections. */
 export interface ListArgs {
   readonly filter?: Filter;
+  /**
+   * Full-text query (SPEC G-6, S-4) in `websearch_to_tsquery` syntax over the entity's searchable fields:
+   * only matching rows; ordered by rank (best first) unless `orderBy` is given (and no `nearest`).
+   */
+  readonly search?: string;
+  /** Similarity search; ordered by distance unless `orderBy` is given. Takes precedence over `search` ranking. */
+  readonly nearest?: NearestArg;
   /** Ordering; the compiler always appends `id ASC` as the final tiebreaker (SPEC G-5). */
   readonly orderBy: readonly OrderItem[];
   /** Maximum rows; undefined means the configured default. */
@@ -139,6 +170,8 @@ export interface ListArgs {
 
 export interface ConnectionArgs {
   readonly filter?: Filter;
+  readonly search?: string;
+  readonly nearest?: NearestArg;
   readonly orderBy: readonly OrderItem[];
   readonly first?: number;
   readonly last?: number;
@@ -155,8 +188,14 @@ export interface Cursor {
 export type Direction = 'ASC' | 'DESC';
 export type Nulls = 'FIRST' | 'LAST';
 
-/** One ordering key: a column of the entity. */
+/** One ordering key: a column of the entity, or of a row reached through to-one relations (SPEC G-5). */
 export interface OrderItem {
+  /**
+   * To-one relation names followed from the ordered entity before reading `column`, e.g. `['trial',
+   * 'experiment']` to order metrics by their trial's experiment's name. Absent or empty: a column of the entity.
+   */
+  readonly path?: readonly string[];
+  /** Column of the entity at the end of `path`. */
   readonly column: string;
   readonly direction: Direction;
   /** Null placement; PostgreSQL's default is LAST for ASC and FIRST for DESC. */
@@ -202,3 +241,77 @@ export type Filter =
       readonly mode: 'is' | 'some' | 'every' | 'none';
       readonly filter: Filter;
     };
+
+/** Calendar bucket of a datetime (or date) group key: `date_trunc` in UTC; weeks start on Monday (ISO 8601). */
+export type TimeBucket = 'minute' | 'hour' | 'day' | 'week' | 'month';
+
+/** One group key of an aggregate (SPEC G-2): a column of the entity or of a to-one related row, maybe bucketed. */
+export interface GroupKey {
+  /** Name of the key in the model's snake_case, as the `key` object's field: `status`, `created_at_day`. */
+  readonly name: string;
+  /** To-one relations followed before reading `column` (as in `OrderItem.path`); empty for own columns. */
+  readonly path: readonly string[];
+  readonly column: string;
+  readonly bucket?: TimeBucket;
+}
+
+/** Aggregate functions over a column besides `count`. */
+export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct';
+
+/** What groups are ordered by. */
+export type AggregateOrderTarget =
+  | { readonly kind: 'count' }
+  | { readonly kind: 'key'; readonly name: string }
+  | { readonly kind: 'fn'; readonly fn: AggregateFn; readonly column: string };
+
+export interface AggregateOrderItem {
+  readonly target: AggregateOrderTarget;
+  readonly direction: Direction;
+  readonly nulls: Nulls;
+}
+
+export interface AggregateArgs {
+  readonly filter?: Filter;
+  readonly search?: string;
+  /** Group keys; none means one group over all matching rows (which exists, with count 0, even when empty). */
+  readonly groupBy: readonly GroupKey[];
+  /** Ordering of groups; default: the group keys in order, ascending. */
+  readonly orderBy: readonly AggregateOrderItem[];
+  /** Maximum number of groups. */
+  readonly limit?: number;
+}
+
+/** The selected fields of one group, in response order. */
+export type AggregateField =
+  | { readonly responseKey: string; readonly kind: 'typename'; readonly value: string }
+  | { readonly responseKey: string; readonly kind: 'count' }
+  | {
+      /** The group's key values: each names a `GroupKey.name` (null when not grouped by it). */
+      readonly responseKey: string;
+      readonly kind: 'key';
+      readonly fields: readonly (
+        | { readonly responseKey: string; readonly kind: 'group'; readonly name: string }
+        | { readonly responseKey: string; readonly kind: 'typename'; readonly value: string }
+      )[];
+    }
+  | {
+      /** One function over several columns: `avg { value step }`. */
+      readonly responseKey: string;
+      readonly kind: 'fn';
+      readonly fn: AggregateFn;
+      readonly fields: readonly (
+        | { readonly responseKey: string; readonly kind: 'column'; readonly column: string }
+        | { readonly responseKey: string; readonly kind: 'typename'; readonly value: string }
+      )[];
+    };
+
+/**
+ * Aggregates (SPEC G-2, G-3): `<entity>_aggregate(filter, search, group_by, order_by, limit)` → a JSON array
+ * with one object per group, at the root or as `<relation>_aggregate` on a to-many relation.
+ */
+export interface AggregateNode {
+  readonly kind: 'aggregate';
+  readonly entity: string;
+  readonly args: AggregateArgs;
+  readonly fields: readonly AggregateField[];
+}

@@ -11,6 +11,7 @@
 import type { Model } from '../../model/types.js';
 import type { OperationPlan, RootNode } from '../plan.js';
 import { CompileContext } from './context.js';
+import { aggregateSql } from './aggregate.js';
 import { connectionSql } from './connection.js';
 import { jsonObject, textConst } from './json.js';
 import { byIdsSql, listPageSql, listSql, objectSql } from './list.js';
@@ -35,6 +36,8 @@ function rootSql(ctx: CompileContext, node: RootNode): string {
       return connectionSql(ctx, node);
     case 'by_ids':
       return byIdsSql(ctx, node);
+    case 'aggregate':
+      return aggregateSql(ctx, node);
   }
 }
 

@@ -9,6 +9,7 @@ import { and, openSource, type CompileContext } from './context.js';
 import { columnJson, jsonObject, textConst } from './json.js';
 import { listPageSql, listSql } from './list.js';
 import { connectionSql } from './connection.js';
+import { aggregateSql } from './aggregate.js';
 
 /**
  * JSON object (type `json`) of the row of `entity` under `alias`, keyed by the selection's response keys in
@@ -42,9 +43,14 @@ export function selectionJson(ctx: CompileContext, entity: Entity, alias: string
             ? listSql(ctx, node, corr)
             : node.kind === 'list_page'
               ? listPageSql(ctx, node, corr)
-              : connectionSql(ctx, node, corr);
+              : node.kind === 'aggregate'
+                ? aggregateSql(ctx, node, corr)
+                : connectionSql(ctx, node, corr);
         return [item.responseKey, sql] as const;
       }
+      case 'rank':
+      case 'distance':
+        return [item.responseKey, 'NULL::float8'] as const; // placeholder until search/nearest compile (issue 5)
     }
   });
   return jsonObject(ctx, pairs);

@@ -39,8 +39,9 @@ export function pathValueSql(ctx: CompileContext, entity: Entity, alias: string,
   }
   const child = openSource(ctx, relation.target, { relation, parentAlias: alias });
   const inner = pathValueSql(ctx, child.entity, child.alias, path.slice(1), column);
+  // The inverse of a unique ref (a one-to-one feature row, joined on our id) may be absent; a ref may be optional.
   const via = entity.columns.get(relation.sourceColumn);
-  const optional = via ? !via.required : true;
+  const optional = relation.sourceColumn === 'id' || !via || !via.required;
   return {
     expr: `(SELECT ${inner.expr} FROM ${child.from} WHERE ${and(child.where)})`,
     field: inner.field,

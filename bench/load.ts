@@ -1,42 +1,13 @@
 /**
- * The benchmark's workload and load generator: the dashboard query of seed 000 (project → experiments →
- * trials → runs), sent to Lattice as GraphQL POST and to the baseline as GET, under autocannon.
+ * The benchmark's load generator and request targets: each case of `bench/cases.ts` sent to Lattice as a
+ * GraphQL POST and to the baseline as a GET, under autocannon.
  *
  * autocannon runs in a worker thread (`workers: 1`) so generating load does not share the event loop of the
  * in-process Lattice server it measures.
  */
 import autocannon from 'autocannon';
 import { isDeepStrictEqual } from 'node:util';
-
-/** Number of (newest) experiments the dashboard query asks for: 5 → 5 experiments, 100 trials, 500 runs. */
-export const DASHBOARD_EXPERIMENTS = 5;
-
-/** The GraphQL document Lattice answers (same fields and order as `BASELINE_SQL`). */
-export const DASHBOARD_QUERY = `query Dashboard($id: ID!, $experiments: Int!) {
-  project(id: $id) {
-    id
-    name
-    experiments(order_by: [{ created_at: DESC }], limit: $experiments) {
-      id
-      name
-      kind
-      meta
-      created_at
-      trials(order_by: [{ name: ASC }]) {
-        id
-        name
-        status
-        duration
-        params
-        runs(order_by: [{ created_at: ASC }]) {
-          id
-          status
-          meta
-        }
-      }
-    }
-  }
-}`;
+import type { BenchCase, CaseContext } from './cases.js';
 
 /** One HTTP request description for autocannon and for the equality check. */
 export interface Target {
@@ -47,22 +18,22 @@ export interface Target {
   readonly body?: string;
 }
 
-/** Lattice's GraphQL request for the dashboard. */
-export function latticeTarget(baseUrl: string, auth: string, projectId: string): Target {
+/** Lattice's GraphQL request for a case. */
+export function latticeTarget(baseUrl: string, auth: string, benchCase: BenchCase, context: CaseContext): Target {
   return {
     name: 'Lattice (GraphQL)',
     url: `${baseUrl}/graphql`,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: auth },
-    body: JSON.stringify({ query: DASHBOARD_QUERY, variables: { id: projectId, experiments: DASHBOARD_EXPERIMENTS } }),
+    body: JSON.stringify({ query: benchCase.query, variables: benchCase.variables(context) }),
   };
 }
 
-/** The baseline's GET request for the dashboard. */
-export function baselineTarget(dashboardUrl: string, projectId: string): Target {
+/** The baseline's GET request for a case (`baselineUrl` is the baseline server's origin). */
+export function baselineTarget(baselineUrl: string, benchCase: BenchCase, projectId: string): Target {
   return {
     name: 'Baseline (node:http + 1 SQL)',
-    url: `${dashboardUrl}?project_id=${projectId}&experiments=${DASHBOARD_EXPERIMENTS}`,
+    url: `${baselineUrl}/${benchCase.id}?project_id=${projectId}`,
     method: 'GET',
     headers: {},
   };
@@ -79,9 +50,13 @@ export async function fetchJson(target: Target): Promise<{ value: unknown; bytes
   return { value: JSON.parse(text) as unknown, bytes: Buffer.byteLength(text) };
 }
 
-/** A readable path to the first difference of two JSON values (for the equality check's error). */
+/**
+ * A readable path to the first difference of two JSON values (for the equality check's error). Numbers count
+ * as equal within a relative 1e-9: two statements may sum floating-point values in another order.
+ */
 export function firstDifference(a: unknown, b: unknown, path = '$'): string | null {
   if (isDeepStrictEqual(a, b)) return null;
+  if (typeof a === 'number' && typeof b === 'number' && Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))) return null;
   if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
     const ka = Object.keys(a as object);
     const kb = Object.keys(b as object);
@@ -91,6 +66,7 @@ export function firstDifference(a: unknown, b: unknown, path = '$'): string | nu
       const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
       if (d) return d;
     }
+    return null; // same keys (or length), every member equal within the tolerance
   }
   return `${path}: ${JSON.stringify(a)?.slice(0, 120)} vs ${JSON.stringify(b)?.slice(0, 120)}`;
 }

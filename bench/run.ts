@@ -1,26 +1,29 @@
 /**
- * `npm run bench` (issue item 8, SPEC §8 "Performance"): seed PostgreSQL, then measure side by side in one run
- * Lattice (in-process, GraphQL over HTTP, admin API key) and the baseline (bare node:http + one hand-written
- * SQL statement) answering the same dashboard query. Prints a markdown table and writes it to
- * `bench/results/latest.md`.
+ * `npm run bench` (SPEC §8 "Performance"): seed PostgreSQL, then measure side by side in one run Lattice
+ * (in-process, GraphQL over HTTP, admin API key) and the baseline (bare node:http + one hand-written SQL
+ * statement) answering the same queries: every case of `bench/cases.ts`. Prints markdown tables and writes
+ * them to `bench/results/latest.md`.
  *
  * Environment: BENCH_DATABASE_URL || TEST_DATABASE_URL || postgres://postgres@127.0.0.1:5432/postgres (a server
- * where the user may create databases; `lattice_bench` is dropped and recreated), BENCH_CONNECTIONS (10),
- * BENCH_DURATION (10 s), BENCH_WARMUP (3 s).
+ * where the user may create databases; `lattice_bench` and `lattice_bench_catalog` are dropped and recreated),
+ * BENCH_CASES (comma-separated case ids, default all), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s),
+ * BENCH_WARMUP (3 s), BENCH_ROUNDS (3).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { createApiKey } from '../src/auth/api-keys.js';
 import { migrate } from '../src/db/migrate/index.js';
 import { openDb } from '../src/db/open.js';
 import type { Db } from '../src/db/types.js';
 import { loadPreset } from '../src/model/load.js';
 import { buildServer } from '../src/server/app.js';
-import { startBaseline, type BaselineServer } from './baseline-server.js';
-import { baselineTarget, DASHBOARD_EXPERIMENTS, fetchJson, firstDifference, latticeTarget, measure, type LoadResult } from './load.js';
-import { createFreshDatabase, DEFAULT_SEED_SIZE, seed, type RowCounts } from './seed.js';
+import type { Model } from '../src/model/types.js';
+import { startBaseline } from './baseline-server.js';
+import { CASES, type BenchCase, type CaseContext } from './cases.js';
+import { seedCatalog } from './catalog-seed.js';
+import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure, type LoadResult } from './load.js';
+import { createFreshDatabase, DEFAULT_SEED_SIZE, seed } from './seed.js';
 
 const DB_NAME = 'lattice_bench';
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.md', import.meta.url));
@@ -36,6 +39,20 @@ function envNumber(name: string, fallback: number): number {
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const int = (n: number): string => n.toLocaleString('en-US');
 
+/** Measured result of one case. */
+export interface CaseResult {
+  readonly id: string;
+  readonly title: string;
+  /** Short description of the answer (e.g. "606 objects"). */
+  readonly answer: string;
+  readonly answerBytes: number;
+  /** Lattice / baseline requests/s of each round, in round order. */
+  readonly roundRatios: readonly number[];
+  /** Medians over the rounds (requests and seconds: sums). */
+  readonly lattice: LoadResult;
+  readonly baseline: LoadResult;
+}
+
 /** Everything the report needs. */
 export interface BenchReport {
   readonly date: string;
@@ -49,20 +66,14 @@ export interface BenchReport {
    */
   readonly cpuBusyAtStart: number;
   readonly cpuCount: number;
-  readonly counts: RowCounts;
-  readonly seedSeconds: number;
-  readonly answerBytes: number;
-  readonly answerObjects: number;
+  /** One line per seeded database: what it holds and how long seeding took. */
+  readonly data: readonly string[];
   readonly connections: number;
   readonly duration: number;
   readonly warmup: number;
-  /** Measured rounds per server (the servers alternate; see `runBench`). */
+  /** Measured rounds per server and case (the servers alternate; see `runBench`). */
   readonly rounds: number;
-  /** Lattice / baseline requests/s of each round, in round order. */
-  readonly roundRatios: readonly number[];
-  /** Medians over the rounds (requests and seconds: sums). */
-  readonly lattice: LoadResult;
-  readonly baseline: LoadResult;
+  readonly cases: readonly CaseResult[];
 }
 
 /** Median of a non-empty list (mean of the middle two for an even count). */
@@ -109,31 +120,44 @@ export async function measureCpuBusy(ms = 1000): Promise<number> {
   return all > 0 ? Math.min(1, Math.max(0, 1 - (b.idle - a.idle) / all)) : 0;
 }
 
-/** The markdown report (table first, then the set-up). */
+/** The markdown report (summary table first, then each case, then the set-up). */
 export function formatReport(r: BenchReport): string {
-  const row = (x: LoadResult): string =>
-    `| ${x.name} | ${fmt(x.requestsPerSecond)} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${int(x.requests)} |`;
   const ratio = (a: number, b: number): string => (b > 0 ? `${fmt(a / b, 2)}×` : 'n/a');
-  return [
+  const lines = [
     '# Lattice benchmark — latest run',
     '',
-    '| Server | Requests/s | p50 latency (ms) | p99 latency (ms) | Requests |',
-    '|---|---:|---:|---:|---:|',
-    row(r.baseline),
-    row(r.lattice),
-    `| **Lattice / baseline** | ${ratio(r.lattice.requestsPerSecond, r.baseline.requestsPerSecond)} | ` +
-      `${ratio(r.lattice.p50, r.baseline.p50)} | ${ratio(r.lattice.p99, r.baseline.p99)} | |`,
+    '| Query | Baseline req/s | Lattice req/s | **Lattice / baseline** | p50 ratio | p99 ratio |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...r.cases.map(
+      (c) =>
+        `| ${c.id} | ${fmt(c.baseline.requestsPerSecond)} | ${fmt(c.lattice.requestsPerSecond)} | ` +
+        `**${ratio(c.lattice.requestsPerSecond, c.baseline.requestsPerSecond)}** | ${ratio(c.lattice.p50, c.baseline.p50)} | ` +
+        `${ratio(c.lattice.p99, c.baseline.p99)} |`,
+    ),
+    '',
+  ];
+  for (const c of r.cases) {
+    lines.push(
+      `## ${c.id}: ${c.title}`,
+      '',
+      '| Server | Requests/s | p50 latency (ms) | p99 latency (ms) | Requests |',
+      '|---|---:|---:|---:|---:|',
+      ...[c.baseline, c.lattice].map((x) => `| ${x.name} | ${fmt(x.requestsPerSecond)} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${int(x.requests)} |`),
+      '',
+      `- Answer: ${c.answer}, ${fmt(c.answerBytes / 1024)} KiB of JSON; both answers parsed and deep-equal before measuring`,
+      `- Lattice / baseline per round: ${c.roundRatios.map((x) => `${fmt(x, 2)}×`).join(', ')}`,
+      '',
+    );
+  }
+  lines.push(
+    '## Set-up',
     '',
     `- Date: ${r.date}`,
     `- Node ${r.node}; ${r.postgres}; ${r.cpus}`,
-    `- Data: ${int(r.counts.projects)} project, ${int(r.counts.experiments)} experiments, ${int(r.counts.trials)} trials, ` +
-      `${int(r.counts.runs)} runs, ${int(r.counts.metrics)} metrics (seeded and analysed in ${fmt(r.seedSeconds)} s)`,
-    `- Query: project → ${DASHBOARD_EXPERIMENTS} newest experiments → their trials → their runs ` +
-      `(${int(r.answerObjects)} objects, ${fmt(r.answerBytes / 1024)} KiB of JSON); both answers parsed and deep-equal before measuring`,
-    `- Load: autocannon, ${r.connections} connections; ${r.warmup} s warm-up per server, then ${r.rounds} rounds of ` +
-      `${r.duration} s per server, alternating which server goes first; medians of the rounds in the table; ` +
+    ...r.data.map((d) => `- Data: ${d}`),
+    `- Load: autocannon, ${r.connections} connections; ${r.warmup} s warm-up per server and case, then ${r.rounds} rounds of ` +
+      `${r.duration} s per server, alternating which server goes first; medians of the rounds in the tables; ` +
       'both servers in the same process, load generated in a worker thread',
-    `- Lattice / baseline per round: ${r.roundRatios.map((x) => `${fmt(x, 2)}×`).join(', ')}`,
     '- Lattice: in-process `buildServer`, GraphQL POST with an admin API key (authentication, row-level security ' +
       'transaction, one SQL statement); baseline: bare `node:http`, GET, one hand-written SQL statement, no auth',
     `- CPU busy in the second before the run: ${fmt(r.cpuBusyAtStart * 100, 0)} % of ${r.cpuCount} CPUs` +
@@ -141,86 +165,112 @@ export function formatReport(r: BenchReport): string {
         ? ' — **the machine was busy with other work; absolute numbers and ratios are unreliable, run again on a quiet machine**'
         : ''),
     '',
-  ].join('\n');
+  );
+  return lines.join('\n');
 }
 
-/** Objects in the answer tree (projects, experiments, trials, runs). */
-function countObjects(answer: unknown): number {
-  const project = (answer as { data: { project: { experiments: { trials: { runs: unknown[] }[] }[] } } }).data.project;
-  let n = 1;
-  for (const e of project.experiments) {
-    n += 1;
-    for (const t of e.trials) n += 1 + t.runs.length;
-  }
-  return n;
+/** One seeded database with a Lattice server and a baseline server over it. */
+interface Fixture {
+  readonly context: CaseContext;
+  readonly latticeUrl: string;
+  readonly auth: string;
+  readonly baselineUrl: string;
+}
+
+/** Load-test options shared by every case. */
+interface MeasureOptions {
+  readonly connections: number;
+  readonly duration: number;
+  readonly warmup: number;
+  readonly rounds: number;
 }
 
 /**
- * Run the whole benchmark.
- * @throws Error when PostgreSQL is unreachable, the two answers differ, or any request fails under load
+ * Check that Lattice and the baseline give the same answer to a case, then measure both in alternating rounds.
+ * @throws Error when the answers differ or a request fails under load
+ */
+export async function measureCase(benchCase: BenchCase, f: Fixture, o: MeasureOptions, log: (line: string) => void): Promise<CaseResult> {
+  const lattice = latticeTarget(f.latticeUrl, f.auth, benchCase, f.context);
+  const base = baselineTarget(f.baselineUrl, benchCase, f.context.projectId);
+  const [a, b] = await Promise.all([fetchJson(lattice), fetchJson(base)]);
+  const diff = firstDifference(a.value, b.value);
+  if (diff) throw new Error(`${benchCase.id}: Lattice and the baseline answer differently; first difference at ${diff}`);
+  const answer = benchCase.describe(b.value);
+  log(`${benchCase.id}: both answers equal (${answer}); ${o.warmup} s warm-up each, then ${o.rounds} rounds of ${o.duration} s ...`);
+  // Alternating rounds spread slow drifts of the machine (other tenants, PostgreSQL's caches, the JIT) over
+  // both servers instead of charging them to whichever runs second.
+  const results = { baseline: [] as LoadResult[], lattice: [] as LoadResult[] };
+  const roundRatios: number[] = [];
+  for (const target of [base, lattice]) await measure(target, { connections: o.connections, duration: o.warmup, warmup: 0 });
+  for (let round = 0; round < o.rounds; round++) {
+    const order = round % 2 === 0 ? (['baseline', 'lattice'] as const) : (['lattice', 'baseline'] as const);
+    for (const name of order) {
+      results[name].push(await measure(name === 'baseline' ? base : lattice, { connections: o.connections, duration: o.duration, warmup: 0 }));
+    }
+    const r = results.lattice[round].requestsPerSecond / results.baseline[round].requestsPerSecond;
+    roundRatios.push(r);
+    log(
+      `  round ${round + 1}: baseline ${fmt(results.baseline[round].requestsPerSecond)} req/s, ` +
+        `lattice ${fmt(results.lattice[round].requestsPerSecond)} req/s (${fmt(r, 2)}×)`,
+    );
+  }
+  return {
+    id: benchCase.id,
+    title: benchCase.title,
+    answer,
+    answerBytes: b.bytes,
+    roundRatios,
+    lattice: combineRounds(results.lattice),
+    baseline: combineRounds(results.baseline),
+  };
+}
+
+/**
+ * Run the whole benchmark: every case of `CASES` (or those named in `BENCH_CASES`, comma-separated).
+ * @throws Error when PostgreSQL is unreachable, two answers differ, or any request fails under load
  */
 export async function runBench(log: (line: string) => void = console.log): Promise<BenchReport> {
   const cpuBusyAtStart = await measureCpuBusy();
   const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-  const connections = envNumber('BENCH_CONNECTIONS', 10);
-  const duration = envNumber('BENCH_DURATION', 5);
-  const warmup = envNumber('BENCH_WARMUP', 3);
-  const rounds = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3)));
+  const o: MeasureOptions = {
+    connections: envNumber('BENCH_CONNECTIONS', 10),
+    duration: envNumber('BENCH_DURATION', 5),
+    warmup: envNumber('BENCH_WARMUP', 3),
+    rounds: Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3))),
+  };
+  const wanted = (process.env.BENCH_CASES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((w) => !CASES.some((c) => c.id === w));
+  if (unknown.length) throw new Error(`BENCH_CASES names unknown cases: ${unknown.join(', ')}; known: ${CASES.map((c) => c.id).join(', ')}`);
+  const cases = CASES.filter((c) => wanted.length === 0 || wanted.includes(c.id));
 
-  log(`Creating database ${DB_NAME} on ${new URL(adminUrl).host} ...`);
-  const url = await createFreshDatabase(adminUrl, DB_NAME);
-  const model = await loadPreset('experiments');
-  let db: Db | undefined;
-  let app: FastifyInstance | undefined;
-  let baseline: BaselineServer | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+  const data: string[] = [];
+  const results: CaseResult[] = [];
+  let version = '';
   try {
-    db = await openDb({ url });
-    await migrate(db, model);
-    const seedStarted = performance.now();
-    const { projectId, counts } = await seed(db, model, DEFAULT_SEED_SIZE);
-    const seedSeconds = (performance.now() - seedStarted) / 1000;
-    log(`Seeded ${int(counts.metrics)} metrics, ${int(counts.runs)} runs, ${int(counts.trials)} trials in ${fmt(seedSeconds)} s`);
-    const version = (await db.query<{ v: string }>(`SELECT 'PostgreSQL ' || current_setting('server_version') AS v`)).rows[0].v;
-
-    const key = await createApiKey(db, { projectId: null, role: 'admin', name: 'bench' });
-    ({ app } = await buildServer({ db, model }));
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
-    baseline = await startBaseline({ connectionString: url });
-
-    const lattice = latticeTarget(address, `Bearer ${key.secret_key}`, projectId);
-    const base = baselineTarget(baseline.url, projectId);
-    const [a, b] = await Promise.all([fetchJson(lattice), fetchJson(base)]);
-    const diff = firstDifference(a.value, b.value);
-    if (diff) throw new Error(`Lattice and the baseline answer differently; first difference at ${diff}`);
-    const answerObjects = countObjects(b.value);
-    log(
-      `Both answers equal (${int(answerObjects)} objects). Measuring ${warmup} s warm-up each, then ${rounds} rounds of ` +
-        `${duration} s each, alternating ...`,
-    );
-
-    // Alternating rounds spread slow drifts of the machine (other tenants, PostgreSQL's caches, the JIT) over
-    // both servers instead of charging them to whichever runs second.
-    const results = { baseline: [] as LoadResult[], lattice: [] as LoadResult[] };
-    const roundRatios: number[] = [];
-    for (const [name, target] of [['baseline', base], ['lattice', lattice]] as const) {
-      await measure(target, { connections, duration: warmup, warmup: 0 });
-      log(`  warmed up ${name}`);
+    for (const database of ['experiments', 'catalog'] as const) {
+      const here = cases.filter((c) => c.database === database);
+      if (here.length === 0) continue;
+      const dbName = database === 'experiments' ? DB_NAME : `${DB_NAME}_catalog`;
+      log(`Creating database ${dbName} on ${new URL(adminUrl).host} ...`);
+      const url = await createFreshDatabase(adminUrl, dbName);
+      const db = await openDb({ url });
+      closers.push(() => db.close());
+      const model = await loadPreset(database);
+      await migrate(db, model);
+      version ||= (await db.query<{ v: string }>(`SELECT 'PostgreSQL ' || current_setting('server_version') AS v`)).rows[0].v;
+      const key = await createApiKey(db, { projectId: null, role: 'admin', name: 'bench' });
+      const { app } = await buildServer({ db, model });
+      closers.push(() => app.close());
+      const latticeUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+      const auth = `Bearer ${key.secret_key}`;
+      const seeded = await seedDatabase(database, db, model, latticeUrl, auth);
+      data.push(seeded.description);
+      log(seeded.description);
+      const baseline = await startBaseline({ connectionString: url, cases: here, context: seeded.context });
+      closers.push(() => baseline.close());
+      for (const c of here) results.push(await measureCase(c, { context: seeded.context, latticeUrl, auth, baselineUrl: baseline.url }, o, log));
     }
-    for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? (['baseline', 'lattice'] as const) : (['lattice', 'baseline'] as const);
-      for (const name of order) {
-        results[name].push(await measure(name === 'baseline' ? base : lattice, { connections, duration, warmup: 0 }));
-      }
-      const ratio = results.lattice[round].requestsPerSecond / results.baseline[round].requestsPerSecond;
-      roundRatios.push(ratio);
-      log(
-        `  round ${round + 1}: baseline ${fmt(results.baseline[round].requestsPerSecond)} req/s, ` +
-          `lattice ${fmt(results.lattice[round].requestsPerSecond)} req/s (${fmt(ratio, 2)}×)`,
-      );
-    }
-    const baselineResult = combineRounds(results.baseline);
-    const latticeResult = combineRounds(results.lattice);
-
     return {
       date: new Date().toISOString(),
       node: process.version,
@@ -228,23 +278,43 @@ export async function runBench(log: (line: string) => void = console.log): Promi
       cpus: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
       cpuCount: os.cpus().length,
       cpuBusyAtStart,
-      counts,
-      seedSeconds,
-      answerBytes: b.bytes,
-      answerObjects,
-      connections,
-      duration,
-      warmup,
-      rounds,
-      roundRatios,
-      lattice: latticeResult,
-      baseline: baselineResult,
+      data,
+      connections: o.connections,
+      duration: o.duration,
+      warmup: o.warmup,
+      rounds: o.rounds,
+      cases: results,
     };
   } finally {
-    await app?.close();
-    await baseline?.close();
-    await db?.close();
+    for (const close of closers.reverse()) await close();
   }
+}
+
+/**
+ * Fill one benchmark database.
+ * @returns the request context of its cases and one line describing the data
+ */
+async function seedDatabase(
+  database: 'experiments' | 'catalog',
+  db: Db,
+  model: Model,
+  latticeUrl: string,
+  auth: string,
+): Promise<{ context: CaseContext; description: string }> {
+  const started = performance.now();
+  if (database === 'experiments') {
+    const { projectId, counts } = await seed(db, model, DEFAULT_SEED_SIZE);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      context: { projectId },
+      description:
+        `experiments: ${int(counts.projects)} project, ${int(counts.experiments)} experiments, ${int(counts.trials)} trials, ` +
+        `${int(counts.runs)} runs, ${int(counts.metrics)} metrics (seeded and analysed in ${fmt(seconds)} s)`,
+    };
+  }
+  const seeded = await seedCatalog(db, model, latticeUrl, auth);
+  const seconds = (performance.now() - started) / 1000;
+  return { context: seeded.context, description: `catalog: ${seeded.description} (loaded in ${fmt(seconds)} s)` };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBaseline, type BaselineServer } from '../../bench/baseline-server.js';
+import { AGGREGATE, CASES, DASHBOARD } from '../../bench/cases.js';
 import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure } from '../../bench/load.js';
 import { combineRounds, formatReport, measureCpuBusy, median } from '../../bench/run.js';
 import { seed } from '../../bench/seed.js';
@@ -37,7 +38,7 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     const dbName = (await t.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;
     const dbUrl = new URL(url!);
     dbUrl.pathname = `/${dbName}`;
-    baseline = await startBaseline({ connectionString: dbUrl.toString(), poolSize: 2 });
+    baseline = await startBaseline({ connectionString: dbUrl.toString(), cases: CASES.filter((c) => c.database === 'experiments'), poolSize: 2 });
   });
 
   afterAll(async () => {
@@ -47,7 +48,10 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
   });
 
   it('Lattice and the baseline answer the dashboard query identically', async () => {
-    const [a, b] = await Promise.all([fetchJson(latticeTarget(address, auth, projectId)), fetchJson(baselineTarget(baseline.url, projectId))]);
+    const [a, b] = await Promise.all([
+      fetchJson(latticeTarget(address, auth, DASHBOARD, { projectId })),
+      fetchJson(baselineTarget(baseline.url, DASHBOARD, projectId)),
+    ]);
     expect(firstDifference(a.value, b.value)).toBeNull();
     const project = (b.value as { data: { project: { experiments: { name: string; trials: { runs: unknown[] }[] }[] } } }).data.project;
     // 5 newest experiments, newest first, each with all its trials and runs.
@@ -55,21 +59,37 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     expect(project.experiments.every((e) => e.trials.length === 3 && e.trials.every((tr) => tr.runs.length === 2))).toBe(true);
   });
 
+  it('Lattice and the baseline answer the grouped aggregate identically', async () => {
+    const [a, b] = await Promise.all([
+      fetchJson(latticeTarget(address, auth, AGGREGATE, { projectId })),
+      fetchJson(baselineTarget(baseline.url, AGGREGATE, projectId)),
+    ]);
+    expect(firstDifference(a.value, b.value)).toBeNull();
+    const groups = (b.value as { data: { metric_aggregate: { key: { step: number }; count: number }[] } }).data.metric_aggregate;
+    // 4 steps, each with one test_accuracy row per run (42 runs).
+    expect(groups.map((g) => g.key.step)).toEqual([1, 2, 3, 4]);
+    expect(groups.every((g) => g.count === 42)).toBe(true);
+    expect(AGGREGATE.describe(b.value)).toBe('4 groups over 168 rows');
+  });
+
   it('firstDifference names the path of a mismatch', () => {
     expect(firstDifference({ a: [1, { b: 2 }] }, { a: [1, { b: 3 }] })).toBe('$.a.1.b: 2 vs 3');
     expect(firstDifference({ a: 1 }, { a: 1 })).toBeNull();
+    // Floating-point sums in another order differ in the last bits only.
+    expect(firstDifference({ avg: 0.1 + 0.2 }, { avg: 0.3 })).toBeNull();
+    expect(firstDifference({ avg: 0.3001 }, { avg: 0.3 })).toBe('$.avg: 0.3001 vs 0.3');
   });
 
   it('the baseline refuses bad parameters', async () => {
-    const res = await fetch(`${baseline.url}?project_id=not-a-uuid`);
-    expect(res.status).toBe(400);
+    expect((await fetch(`${baseline.url}/dashboard?project_id=not-a-uuid`)).status).toBe(400);
+    expect((await fetch(`${baseline.url}/nope?project_id=${projectId}`)).status).toBe(404);
   });
 
   it('the baseline survives the server ending its idle connections (no uncaught pool error)', async () => {
     // Before the pool had an 'error' listener, an idle connection ended by the server (restart,
     // pg_terminate_backend, or DROP DATABASE … WITH (FORCE) racing pool.end()) crashed the process; vitest
     // reports that as an unhandled error and fails the run.
-    const before = await fetch(`${baseline.url}?project_id=${projectId}`);
+    const before = await fetch(`${baseline.url}/dashboard?project_id=${projectId}`);
     expect(before.status).toBe(200);
     const { rows } = await t.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -79,12 +99,12 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     expect(rows[0].n).toBeGreaterThan(0);
     // Let the FATAL message reach the idle client, then the pool opens a fresh connection.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const after = await fetch(`${baseline.url}?project_id=${projectId}`);
+    const after = await fetch(`${baseline.url}/dashboard?project_id=${projectId}`);
     expect(after.status).toBe(200);
   });
 
   it('measures a server under load and formats the report', async () => {
-    const result = await measure(baselineTarget(baseline.url, projectId), { connections: 2, duration: 1, warmup: 0 });
+    const result = await measure(baselineTarget(baseline.url, DASHBOARD, projectId), { connections: 2, duration: 1, warmup: 0 });
     expect(result.requests).toBeGreaterThan(0);
     expect(result.requestsPerSecond).toBeGreaterThan(0);
     expect(result.p99).toBeGreaterThanOrEqual(result.p50);
@@ -95,20 +115,27 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
       cpus: '2 × CPU',
       cpuCount: 2,
       cpuBusyAtStart: 0.6,
-      counts: { projects: 1, experiments: 7, trials: 21, runs: 42, metrics: 504 },
-      seedSeconds: 1,
-      answerBytes: 2048,
-      answerObjects: 46,
+      data: ['experiments: 1 project, 7 experiments, 21 trials, 42 runs, 504 metrics (seeded and analysed in 1.0 s)'],
       connections: 2,
       duration: 1,
       warmup: 0,
       rounds: 2,
-      roundRatios: [0.5, 0.52],
-      lattice: { ...result, name: 'Lattice', requestsPerSecond: result.requestsPerSecond / 2 },
-      baseline: result,
+      cases: [
+        {
+          id: 'dashboard',
+          title: DASHBOARD.title,
+          answer: '46 objects',
+          answerBytes: 2048,
+          roundRatios: [0.5, 0.52],
+          lattice: { ...result, name: 'Lattice', requestsPerSecond: result.requestsPerSecond / 2 },
+          baseline: result,
+        },
+      ],
     };
     const md = formatReport(report);
-    expect(md).toMatch(/\| \*\*Lattice \/ baseline\*\* \| 0\.50× \|/);
+    expect(md).toMatch(/\| dashboard \| [\d,.]+ \| [\d,.]+ \| \*\*0\.50×\*\* \|/);
+    expect(md).toContain('## dashboard: nested: project → 5 newest experiments');
+    expect(md).toContain('46 objects, 2.0 KiB of JSON');
     expect(md).toContain('504 metrics');
     expect(md).toContain('Lattice / baseline per round: 0.50×, 0.52×');
     expect(md).toContain('then 2 rounds of 1 s per server, alternating');

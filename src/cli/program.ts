@@ -1,14 +1,16 @@
 /**
- * The `lattice` command line (SPEC C): `serve`, `migrate`, `project create|list`, `key create|list|revoke`,
- * `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`, `LATTICE_LOG_LEVEL`),
- * then defaults.
+ * The `lattice` command line (SPEC C): `serve`, `migrate`, `schema print`, `project create|list`,
+ * `key create|list|revoke`, `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`,
+ * `LATTICE_LOG_LEVEL`, `LATTICE_INTROSPECTION`), then defaults.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DATA_DIR, openDb, DataDirLockedError } from '../db/open.js';
+import { demoForModel, demoModels } from '../demo/registry.js';
 import { DEFAULT_CREDENTIALS_FILE, readCredentials } from '../server/bootstrap.js';
 import { authorizationFor, DEFAULT_URL, resolveAdminTarget, type AdminTarget, type TargetOptions } from './admin-target.js';
 import { CliError, processIo, type CliIo } from './io.js';
 import { loadModelOption, migrateModel } from './model-option.js';
+import { schemaSdl } from './schema.js';
 import { startServe, type ServeOptions } from './serve.js';
 
 function parsePort(value: string): number {
@@ -63,6 +65,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       .addOption(new Option('--port <port>', 'port').env('PORT').default(4000).argParser(parsePort))
       .addOption(new Option('--host <host>', 'interface to bind').env('HOST').default('127.0.0.1'))
       .option('--no-demo', 'do not load the demo data on first start')
+      .option('--no-introspection', 'refuse GraphQL introspection (__schema, __type); also LATTICE_INTROSPECTION=false')
       .option('--credentials-file <file>', 'where the first-start admin key is stored', DEFAULT_CREDENTIALS_FILE)
       .addOption(
         new Option('--log-level <level>', 'pino log level (default: warn on a terminal, info otherwise)')
@@ -100,6 +103,16 @@ export function buildProgram(io: CliIo = processIo): Command {
       } finally {
         await db.close();
       }
+    });
+
+  const schema = program.command('schema').description('the GraphQL schema of a model');
+  schema
+    .command('print')
+    .description('print the GraphQL SDL of the model given by --preset / --model (no database needed)')
+    .addOption(new Option('--preset <name>', 'shipped model preset').default('experiments'))
+    .addOption(new Option('--model <file>', 'model file (.yaml, .json, .ts); overrides --preset'))
+    .action(async (flags: { preset: string; model?: string }) => {
+      io.out(schemaSdl(await loadModelOption(flags)));
     });
 
   const project = program.command('project').description('manage projects (admin)');
@@ -150,20 +163,26 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   program
     .command('demo')
-    .description('train classifiers on Iris and ingest the sweep into a running server (through REST)')
+    .description(
+      'load a preset\'s demo data into a running server through REST: experiments (train classifiers on Iris) or ' +
+        'catalog (the npm packages in node_modules)',
+    )
+    .option('--preset <name>', `preset whose demo to load (${demoModels().join(', ')}); the server must serve that preset`, 'experiments')
+    .option('--node-modules-root <dir>', 'catalog: the folder holding package.json and node_modules (default: Lattice\'s own)')
     .option('--url <url>', `server (default: url in ${DEFAULT_CREDENTIALS_FILE}, else ${DEFAULT_URL})`)
     .option('--key <secret>', 'a key that may write (default: the key in the credentials file)')
     .option('--project <id>', 'target project (default: the credentials file project)')
     .option('--credentials-file <file>', 'credentials file', DEFAULT_CREDENTIALS_FILE)
-    .action(async (flags: { url?: string; key?: string; project?: string; credentialsFile: string }) => {
+    .action(async (flags: { preset: string; nodeModulesRoot?: string; url?: string; key?: string; project?: string; credentialsFile: string }) => {
+      const demo = demoForModel(flags.preset);
+      if (!demo) throw new CliError(`The preset "${flags.preset}" has no demo; presets with one: ${demoModels().join(', ')}.`);
       const creds = await readCredentials(flags.credentialsFile);
       const key = flags.key ?? creds?.secret_key;
       if (!key) throw new CliError(`No key: pass --key <secret> or run from the folder holding ${DEFAULT_CREDENTIALS_FILE}.`);
       const baseUrl = flags.url ?? (creds?.url || DEFAULT_URL);
       const projectId = flags.project ?? (flags.key ? undefined : creds?.project_id || undefined);
-      const { runDemo } = await import('../demo/run.js');
-      const s = await runDemo({ baseUrl, auth: authorizationFor(key), projectId, log: (l) => io.out(l) });
-      io.out(`Demo data loaded into ${baseUrl}: ${s.experiments} experiments, ${s.trials} trials, ${s.runs} runs, ${s.metrics} metrics.`);
+      const summary = await demo.run({ baseUrl, auth: authorizationFor(key), projectId, rootDir: flags.nodeModulesRoot, log: (l) => io.out(l) });
+      io.out(`Demo data loaded into ${baseUrl}: ${summary}.`);
     });
 
   return program;

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { DataDirLockedError, lockPathFor, openDb } from '../db/open.js';
 import type { Db } from '../db/types.js';
 import type { Model } from '../model/types.js';
+import { demoForModel } from '../demo/registry.js';
 import { buildServer } from '../server/app.js';
 import { bootstrap, type BootstrapResult } from '../server/bootstrap.js';
 import { CliError, type CliIo } from './io.js';
@@ -29,6 +30,11 @@ export interface ServeOptions {
   credentialsFile?: string;
   /** pino level (`fatal` … `trace`, or `silent`). */
   logLevel: string;
+  /**
+   * `false` (`--no-introspection`) refuses GraphQL introspection (SPEC G-16); otherwise `LATTICE_INTROSPECTION`
+   * decides (default on).
+   */
+  introspection?: boolean;
 }
 
 /** A running server, as `startServe` returns it. */
@@ -61,7 +67,10 @@ function recordUrlInLock(dataDir: string, url: string): void {
   }
 }
 
-const FIRST_QUERY = '{ projects { id name } experiments(limit: 5) { id name kind trials { id name status } } }';
+/** The banner's first query: the preset demo's, else one that works for every model. */
+function firstQuery(model: Model): string {
+  return demoForModel(model.name)?.firstQuery ?? '{ projects { id name } }';
+}
 
 /** The banner: URL, key, and a first query to paste. */
 function printBanner(io: CliIo, url: string, where: string, model: Model, boot: BootstrapResult): void {
@@ -90,7 +99,7 @@ function printBanner(io: CliIo, url: string, where: string, model: Model, boot: 
   io.out('');
   io.out('Try it:');
   io.out(`  curl -s ${url}/graphql -H "Authorization: Bearer ${auth}" -H 'content-type: application/json' \\`);
-  io.out(`    -d '${JSON.stringify({ query: FIRST_QUERY })}'`);
+  io.out(`    -d '${JSON.stringify({ query: firstQuery(model) })}'`);
   io.out('');
 }
 
@@ -111,7 +120,8 @@ export async function startServe(options: ServeOptions, io: CliIo): Promise<Runn
   let app: FastifyInstance | undefined;
   try {
     await migrateModel(db, model, io);
-    ({ app } = await buildServer({ db, model, logger: { level: options.logLevel } }));
+    const config = options.introspection === false ? { introspection: false } : {};
+    ({ app } = await buildServer({ db, model, config, logger: { level: options.logLevel } }));
     try {
       await app.listen({ port: options.port, host: options.host });
     } catch (err) {
@@ -133,16 +143,18 @@ export async function startServe(options: ServeOptions, io: CliIo): Promise<Runn
   printBanner(io, url, where, model, boot);
 
   let demo: Promise<void> = Promise.resolve();
-  if (boot.created && boot.credentials && options.demo) {
+  const presetDemo = demoForModel(model.name);
+  if (boot.created && boot.credentials && options.demo && presetDemo) {
     const creds = boot.credentials;
     demo = (async () => {
-      io.out('Loading the demo data (training classifiers on Iris; --no-demo skips this) …');
+      io.out(`Loading the demo data (${presetDemo.loading}; --no-demo skips this) …`);
+      const started = performance.now();
       try {
-        const { runDemo } = await import('../demo/run.js');
-        const s = await runDemo({ baseUrl: url, auth: `Bearer ${creds.secret_key}`, projectId: creds.project_id, log: (l) => io.out(`[demo] ${l}`) });
-        io.out(`Demo data loaded: ${s.experiments} experiments, ${s.trials} trials, ${s.runs} runs, ${s.metrics} metrics.`);
+        const summary = await presetDemo.run({ baseUrl: url, auth: `Bearer ${creds.secret_key}`, projectId: creds.project_id, log: (l) => io.out(`[demo] ${l}`) });
+        io.out(`Demo data loaded in ${((performance.now() - started) / 1000).toFixed(1)} s: ${summary}.`);
       } catch (err) {
-        io.err(`The demo data could not be loaded: ${(err as Error).message}. The server keeps running; retry with \`lattice demo\`.`);
+        const retry = model.name === 'experiments' ? 'lattice demo' : `lattice demo --preset ${model.name}`;
+        io.err(`The demo data could not be loaded: ${(err as Error).message}. The server keeps running; retry with \`${retry}\`.`);
       }
     })();
   }

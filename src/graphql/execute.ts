@@ -16,9 +16,9 @@ import type { Principal } from '../auth/principal.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { Model } from '../model/types.js';
 import { checkDocumentNesting, checkJsonNesting } from '../nesting.js';
-import { compileRead } from '../query/sql/compile.js';
+import { compileRead, type CompileOptions } from '../query/sql/compile.js';
 import type { ServerConfig } from '../server/context.js';
-import { cachedDocument, parseDocument, validateDocument } from './document.js';
+import { cachedDocument, parseDocument, validateDocument, type ValidationOptions } from './document.js';
 import { formatErrors, requestError, statusOf } from './errors.js';
 import { analyzeOperation, selectOperation } from './plan/operation.js';
 
@@ -28,9 +28,11 @@ export interface GraphQLExecContext {
   readonly schema: GraphQLSchema;
   readonly db: Db;
   readonly principal: Principal;
-  readonly config: Pick<ServerConfig, 'mode' | 'limits'>;
+  readonly config: Pick<ServerConfig, 'mode' | 'limits' | 'introspection'>;
   /** Logger for internal errors (pino/Fastify compatible). */
   readonly log?: { error(obj: unknown, msg?: string): void };
+  /** What the compiler needs to know about the database (vector storage); default pgvector. */
+  readonly compile?: CompileOptions;
 }
 
 /** A GraphQL request as sent over HTTP. */
@@ -93,8 +95,8 @@ function errorResult(ctx: GraphQLExecContext, err: unknown): GraphQLHttpResult {
   return { status: statusOf(err), body: JSON.stringify({ errors }) };
 }
 
-function documentOf(schema: GraphQLSchema, request: GraphQLRequest, method: 'GET' | 'POST'): DocumentNode {
-  const cached = cachedDocument(schema, request.query);
+function documentOf(schema: GraphQLSchema, request: GraphQLRequest, method: 'GET' | 'POST', validation: ValidationOptions): DocumentNode {
+  const cached = cachedDocument(schema, request.query, validation);
   if (!cached) checkDocumentNesting(request.query);
   if (request.variables) checkJsonNesting(request.variables, 'variables');
   const document = cached ?? parseDocument(request.query);
@@ -104,11 +106,11 @@ function documentOf(schema: GraphQLSchema, request: GraphQLRequest, method: 'GET
       throw Object.assign(requestError('BAD_USER_INPUT', `A ${op.operation} cannot be sent with GET; use POST.`, op), { httpStatus: 405 });
     }
   }
-  return cached ?? validateDocument(schema, request.query, document);
+  return cached ?? validateDocument(schema, request.query, document, validation);
 }
 
 async function runData(ctx: GraphQLExecContext, plan: Parameters<typeof compileRead>[1], trace: GraphQLTrace): Promise<string> {
-  const { text, params } = compileRead(ctx.model, plan);
+  const { text, params } = compileRead(ctx.model, plan, ctx.compile);
   if (ctx.config.mode === 'development') trace.sql = text;
   const start = process.hrtime.bigint();
   const rows = await ctx.db.withPrincipal(ctx.principal, (tx) => counting(tx, trace).query<{ data: unknown }>(text, params));
@@ -137,7 +139,7 @@ export async function executeGraphQL(
     if (typeof request.query !== 'string' || request.query.trim() === '') {
       throw requestError('BAD_USER_INPUT', 'Send a GraphQL document in "query", e.g. { "query": "{ projects { id name } }" }.');
     }
-    const document = documentOf(ctx.schema, request, options.method ?? 'POST');
+    const document = documentOf(ctx.schema, request, options.method ?? 'POST', { introspection: ctx.config.introspection });
     trace.parse_validate_ms = elapsedMs(phase);
     phase = process.hrtime.bigint();
     const planCtx = { model: ctx.model, schema: ctx.schema, principal: ctx.principal, limits: ctx.config.limits };

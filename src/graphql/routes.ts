@@ -58,7 +58,7 @@ async function handle(ctx: AppContext, request: FastifyRequest, reply: FastifyRe
   }
   const model = ctx.model();
   const result = await executeGraphQL(
-    { model, schema: schemaFor(model), db: ctx.db, principal: request.principal, config: ctx.config, log: request.log },
+    { model, schema: schemaFor(model), db: ctx.db, principal: request.principal, config: ctx.config, log: request.log, compile: ctx.compile },
     gqlRequest,
     { method, trace: request.headers['x-lattice-trace'] === '1' },
   );

@@ -1,22 +1,33 @@
 /**
- * Per-entity REST resources (SPEC R-1, create/get/list) under `/api/v1/<plural>`:
+ * Per-entity REST resources (SPEC R-1) under `/api/v1/<plural>`:
  * - `POST` one object or an array → 201 with the created object(s) (200 when every row already existed: an
  *   idempotent retry); all rows or none (one transaction); per-row problems are listed in `details`;
  * - `GET /{id}` → the object or 404;
- * - `GET` → `{ items, total_count, limit, offset }` with `limit`, `offset`, `order_by`, equality parameters.
- * Writes use the write plans of `src/query/write`; reads the shared read compiler (`read.ts`).
+ * - `GET` → `{ items, total_count, limit, offset }` with `limit`, `offset`, `order_by`, equality parameters,
+ *   `filter` (JSON, `filter.ts`), `search` and `nearest` (`search-params.ts`);
+ * - `PATCH /{id}` → the updated object (partial update of writable fields; 404 unknown id);
+ * - `DELETE /{id}` → 204 (404 unknown id; 409 while rows reference it through an `on_delete: restrict` ref;
+ *   `cascade` refs delete their rows too).
+ * Writes use the write plans of `src/query/write` (the ones `<entity>.update` / `.delete` ingestion events run);
+ * reads the shared read compiler (`read.ts`). Roles that cannot write (viewers) get 403; ids of other projects
+ * are 404, as if absent, and are never changed.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import type { Queryable } from '../db/types.js';
 import { LatticeError, notFound, type ErrorCode, type ErrorDetail } from '../errors.js';
-import type { Entity } from '../model/types.js';
+import type { Entity, Model } from '../model/types.js';
+import type { Filter, ListArgs } from '../query/plan.js';
 import { executeWrite, withWriteIsolation } from '../query/write/execute.js';
-import { isSuccess, type RowOutcome } from '../query/write/plan.js';
+import { isSuccess, type RowOutcome, type WriteMode } from '../query/write/plan.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
+import { parseFilterParam } from './filter.js';
 import { listArgs } from './list-args.js';
 import { readByIds, readOne, readPage } from './read.js';
 import { MAX_BATCH, toWriteRow } from './rows.js';
-import { createBodySchema, idParamsSchema, listQuerySchema } from './schemas.js';
+import { createBodySchema, idParamsSchema, listQuerySchema, patchBodySchema } from './schemas.js';
+import { parseNearestParam, parseSearchParam } from './search-params.js';
 
 /** Default page size of list requests. */
 export const DEFAULT_LIMIT = 100;
@@ -44,7 +55,52 @@ export function rowsError(outcomes: readonly RowOutcome[], many: boolean): Latti
   return new LatticeError(codeOf(first), `${first.message ?? 'Row refused.'}${more}`, details);
 }
 
-/** Register `POST`, `GET /{id}` and `GET` of one entity in the REST plugin's scope. */
+/**
+ * List arguments of `GET /api/v1/<plural>`: those of `listArgs` (limit, offset, order_by, equality parameters)
+ * plus `filter`, `search` and `nearest`; the equality parameters and `filter` must all hold.
+ * @throws LatticeError BAD_USER_INPUT naming the parameter (and the path inside a JSON parameter)
+ */
+export function restListArgs(model: Model, entity: Entity, query: Readonly<Record<string, unknown>>): ListArgs {
+  const base = listArgs(entity, query);
+  const filters: Filter[] = [];
+  if (base.filter) filters.push(base.filter);
+  if (typeof query.filter === 'string') filters.push(parseFilterParam(model, entity, query.filter));
+  const filter: Filter | undefined = filters.length === 0 ? undefined : filters.length === 1 ? filters[0] : { kind: 'and', items: filters };
+  return {
+    ...base,
+    ...(filter ? { filter } : {}),
+    ...(typeof query.search === 'string' ? { search: parseSearchParam(entity, query.search) } : {}),
+    ...(typeof query.nearest === 'string' ? { nearest: parseNearestParam(entity, query.nearest) } : {}),
+  };
+}
+
+/**
+ * Write one row by id (`PATCH` / `DELETE`) through the ingestion write path, in one transaction; `then` runs
+ * in the same transaction after a successful write (e.g. to read the row back).
+ * @throws LatticeError FORBIDDEN for roles that cannot write, NOT_FOUND for an id absent from the principal's
+ *         projects, and the write path's per-row errors as `POST` answers them (409 CONFLICT for a unique value
+ *         in use or a row still referenced; 400 for a reference to nothing in the row's project or an invalid
+ *         value)
+ */
+async function writeById<T>(
+  ctx: AppContext,
+  principal: Principal,
+  entity: Entity,
+  mode: Extract<WriteMode, 'update' | 'delete'>,
+  values: Record<string, unknown>,
+  then: (tx: Queryable) => Promise<T>,
+): Promise<T> {
+  const model = ctx.model();
+  const row = toWriteRow(principal, mode, values);
+  return withWriteIsolation(ctx.db, principal, async (tx, isolate) => {
+    const [outcome] = await executeWrite(tx, model, { entity: entity.name, mode, rows: [row] }, isolate);
+    if (outcome.kind === 'not_found') throw notFound(`No ${entity.name} with id ${String(row.values.id)} in this key's projects; check the id.`);
+    if (!isSuccess(outcome)) throw rowsError([outcome], false);
+    return then(tx);
+  });
+}
+
+/** Register `POST`, `GET /{id}`, `GET`, `PATCH /{id}` and `DELETE /{id}` of one entity in the REST plugin's scope. */
 export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, entity: Entity): void {
   const base = `/api/v1/${entity.plural}`;
 
@@ -74,8 +130,34 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, enti
 
   app.get(base, { schema: { querystring: listQuerySchema(entity, ctx.config.limits.maxLimit, DEFAULT_LIMIT) } }, async (request) => {
     const principal = requirePrincipal(request);
-    const args = listArgs(entity, request.query as Record<string, unknown>);
-    const page = await ctx.db.withPrincipal(principal, (tx) => readPage(tx, ctx.model(), principal, entity, args));
+    const model = ctx.model();
+    const args = restListArgs(model, entity, request.query as Record<string, unknown>);
+    const page = await ctx.db.withPrincipal(principal, (tx) => readPage(tx, model, principal, entity, args, ctx.compile));
     return { items: page.items, total_count: page.total_count, limit: args.limit, offset: args.offset };
+  });
+
+  app.patch(`${base}/:id`, { schema: { params: idParamsSchema, body: patchBodySchema(entity) } }, async (request) => {
+    const principal = requirePrincipal(request);
+    const id = (request.params as { id: string }).id.toLowerCase();
+    const body = request.body as Record<string, unknown>;
+    const model = ctx.model();
+    const read = async (tx: Queryable) => {
+      const row = await readOne(tx, model, principal, entity, id);
+      if (!row) throw notFound(`No ${entity.name} with id ${id} in this key's projects; check the id.`);
+      return row;
+    };
+    if (Object.keys(body).length === 0) {
+      // Nothing to change: no write (which would touch updated_at), but the same 403 / 404 as a real patch.
+      toWriteRow(principal, 'update', { id });
+      return ctx.db.withPrincipal(principal, read);
+    }
+    return writeById(ctx, principal, entity, 'update', { ...body, id }, read);
+  });
+
+  app.delete(`${base}/:id`, { schema: { params: idParamsSchema } }, async (request, reply) => {
+    const principal = requirePrincipal(request);
+    const id = (request.params as { id: string }).id.toLowerCase();
+    await writeById(ctx, principal, entity, 'delete', { id }, async () => undefined);
+    return reply.code(204).send();
   });
 }

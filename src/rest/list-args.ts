@@ -8,7 +8,7 @@ import type { Filter, ListArgs, OrderItem } from '../query/plan.js';
 import { isScalarColumn } from './schemas.js';
 
 /** Parameters that are not equality filters. */
-const RESERVED = new Set(['limit', 'offset', 'order_by']);
+const RESERVED = new Set(['limit', 'offset', 'order_by', 'filter', 'search', 'nearest']);
 
 /**
  * Parse `order_by`: comma-separated columns, `-` prefix = descending (PostgreSQL's default null placement:

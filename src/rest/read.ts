@@ -6,7 +6,7 @@ import { isAdmin, type Principal } from '../auth/principal.js';
 import type { Queryable } from '../db/types.js';
 import type { Entity, Model } from '../model/types.js';
 import type { ListArgs, OperationPlan, RootNode, Scope, Selection } from '../query/plan.js';
-import { compileRead } from '../query/sql/compile.js';
+import { compileRead, type CompileOptions } from '../query/sql/compile.js';
 
 /** Tenant scope of a principal: every project for admins, else its project ids. */
 export function scopeOf(principal: Principal): Scope {
@@ -18,10 +18,13 @@ export function allColumns(entity: Entity): Selection {
   return entity.fields.map((f) => ({ responseKey: f.column, kind: 'column', column: f.column }) as const);
 }
 
-/** Run one read root (`r`) with one statement and return its JSON value. */
-async function readRoot(tx: Queryable, model: Model, principal: Principal, node: RootNode): Promise<unknown> {
+/**
+ * Run one read root (`r`) with one statement and return its JSON value.
+ * @param options the server's compile options (vector storage, `AppContext.compile`); default pgvector
+ */
+async function readRoot(tx: Queryable, model: Model, principal: Principal, node: RootNode, options?: CompileOptions): Promise<unknown> {
   const plan: OperationPlan = { roots: [{ responseKey: 'r', node }], scope: scopeOf(principal) };
-  const { text, params } = compileRead(model, plan);
+  const { text, params } = compileRead(model, plan, options);
   const res = await tx.query<{ data: string }>(text, params);
   return (JSON.parse(res.rows[0].data) as { r: unknown }).r;
 }
@@ -42,13 +45,18 @@ export async function readByIds(
   return (await readRoot(tx, model, principal, { kind: 'by_ids', entity: entity.name, ids, selection: allColumns(entity) })) as Array<Record<string, unknown> | null>;
 }
 
-/** One page of a list: `{ items, total_count }` (one statement). */
+/**
+ * One page of a list: `{ items, total_count }` (one statement).
+ * @param options the server's compile options (`AppContext.compile`): needed for `nearest` on databases
+ *        without pgvector
+ */
 export async function readPage(
   tx: Queryable,
   model: Model,
   principal: Principal,
   entity: Entity,
   args: ListArgs,
+  options?: CompileOptions,
 ): Promise<{ items: Record<string, unknown>[]; total_count: number }> {
   return (await readRoot(tx, model, principal, {
     kind: 'list_page',
@@ -58,5 +66,5 @@ export async function readPage(
       { responseKey: 'items', kind: 'items', selection: allColumns(entity) },
       { responseKey: 'total_count', kind: 'total_count' },
     ],
-  })) as { items: Record<string, unknown>[]; total_count: number };
+  }, options)) as { items: Record<string, unknown>[]; total_count: number };
 }

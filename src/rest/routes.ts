@@ -1,6 +1,6 @@
 /**
- * The REST plugin (SPEC R-1 create/get/list, R-2 ingestion): per data entity `/api/v1/<plural>` and
- * `POST /api/v1/ingest`, with route JSON schemas generated from the model.
+ * The REST plugin (SPEC R-1 create/get/list/patch/delete with `filter`, `search` and `nearest`, R-2 ingestion):
+ * per data entity `/api/v1/<plural>` and `POST /api/v1/ingest`, with route JSON schemas generated from the model.
  *
  * Scoped to this plugin: its own AJV validator compiler (bodies are never coerced and unknown fields are
  * refused, not stripped; query strings are coerced and defaulted), an `onRequest` hook requiring a principal

@@ -78,6 +78,16 @@ export function rowBodySchema(entity: Entity, mode: WriteMode): JsonSchema {
   return { type: 'object', properties, required, additionalProperties: false };
 }
 
+/**
+ * Body of `PATCH /api/v1/<plural>/{id}`: any writable fields (the id is in the path; `project_id` never
+ * changes), typed as on create; required fields may not be set to null. An empty object changes nothing.
+ */
+export function patchBodySchema(entity: Entity): JsonSchema {
+  const { properties } = rowBodySchema(entity, 'update') as { properties: Record<string, JsonSchema> };
+  const { id: _id, project_id: _project, ...writable } = properties;
+  return { type: 'object', properties: writable, additionalProperties: false };
+}
+
 /** Body of `POST /api/v1/<plural>`: one create object or a non-empty array of them. */
 export function createBodySchema(entity: Entity, maxItems: number): JsonSchema {
   const one = rowBodySchema(entity, 'create');
@@ -98,7 +108,9 @@ export const ORDER_BY_PATTERN = '^-?[a-z_][a-z0-9_]*(,-?[a-z_][a-z0-9_]*)*$';
 
 /**
  * Query string of `GET /api/v1/<plural>`: `limit` (0..maxLimit, default 100), `offset` (≥ 0, default 0),
- * `order_by`, and one equality parameter per scalar column (typed like the column).
+ * `order_by`, `filter` (JSON, `src/rest/filter.ts`), `search` and `nearest` (JSON, `src/rest/search-params.ts`;
+ * checked there against the entity so the message can say why), and one equality parameter per scalar column
+ * (typed like the column).
  */
 export function listQuerySchema(entity: Entity, maxLimit: number, defaultLimit: number): JsonSchema {
   const properties: Record<string, JsonSchema> = {
@@ -108,6 +120,15 @@ export function listQuerySchema(entity: Entity, maxLimit: number, defaultLimit: 
       type: 'string',
       pattern: ORDER_BY_PATTERN,
       description: 'Comma-separated columns, `-` for descending, e.g. `-created_at,name`.',
+    },
+    filter: {
+      type: 'string',
+      description: 'A filter in the GraphQL filter language as URL-encoded JSON, e.g. `{"status":{"in":["failed","cancelled"]}}`.',
+    },
+    search: { type: 'string', description: 'Full-text query (web-search syntax) over the searchable fields.' },
+    nearest: {
+      type: 'string',
+      description: 'Similarity search as URL-encoded JSON: `{"<vector field>":{"vector":[...],"metric":"cosine","max_distance":0.5}}`.',
     },
   };
   for (const f of entity.fields) {

@@ -43,6 +43,22 @@ export function createValidators(): Validators {
   };
 }
 
+const valueAjv = makeAjv(false);
+const valueValidators = new WeakMap<object, Map<string, ValidateFunction>>();
+
+/**
+ * A strict (non-coercing) validator for values inside JSON query parameters (`filter=` operands), compiled
+ * once per (`owner`, `tag`) — e.g. a model `Field` and an operand shape — and cached while `owner` lives
+ * (a model swap builds new fields, so new validators).
+ */
+export function valueValidator(owner: object, tag: string, schema: () => JsonSchema): ValidateFunction {
+  let byTag = valueValidators.get(owner);
+  if (!byTag) valueValidators.set(owner, (byTag = new Map()));
+  let v = byTag.get(tag);
+  if (!v) byTag.set(tag, (v = valueAjv.compile(schema())));
+  return v;
+}
+
 /** A readable message for one AJV error (enum errors list the allowed values). */
 export function ajvMessage(e: ErrorObject): string {
   const params = e.params as Record<string, unknown>;

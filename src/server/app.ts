@@ -6,11 +6,13 @@
  * Error shape (SPEC R-1, G-14): `{ "error": { code, message, details }, "request_id" }`, also for 404 and 413.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Db } from '../db/types.js';
 import type { Model } from '../model/types.js';
-import { notFound } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import { graphqlRoutes } from '../graphql/routes.js';
+import { readCompileOptions } from '../db/migrate/index.js';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../query/sql/compile.js';
 import { restRoutes } from '../rest/routes.js';
 import { adminRoutes } from './admin.js';
 import { checkJsonNesting } from '../nesting.js';
@@ -32,8 +34,22 @@ export interface BuildServerOptions {
 }
 
 /**
+ * `LATTICE_INTROSPECTION`: `true`/`1`/`on`/`yes` or `false`/`0`/`off`/`no` (any case); unset means on.
+ * @throws LatticeError BAD_USER_INPUT for any other value (a typo must not silently leave introspection on)
+ */
+export function introspectionFromEnv(value: string | undefined): boolean {
+  if (value === undefined || value.trim() === '') return true;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'on', 'yes'].includes(v)) return true;
+  if (['false', '0', 'off', 'no'].includes(v)) return false;
+  throw badInput(`LATTICE_INTROSPECTION is "${value}"; set it to true or false.`);
+}
+
+/**
  * Complete a partial configuration with defaults. `mode` defaults to `development` only when
  * `LATTICE_MODE=development` or `NODE_ENV=development`, else `production` (no internal error text to clients).
+ * `introspection` defaults to `LATTICE_INTROSPECTION` (see `introspectionFromEnv`), else on.
+ * @throws LatticeError BAD_USER_INPUT for an invalid `LATTICE_INTROSPECTION`
  */
 export function resolveServerConfig(partial: Partial<ServerConfig> = {}): ServerConfig {
   const envMode = process.env.LATTICE_MODE ?? process.env.NODE_ENV;
@@ -41,7 +57,22 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
     mode: partial.mode ?? (envMode === 'development' ? 'development' : 'production'),
     limits: { ...DEFAULT_LIMITS, ...partial.limits },
     bodyLimit: partial.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    introspection: partial.introspection ?? introspectionFromEnv(process.env.LATTICE_INTROSPECTION),
   };
+}
+
+/**
+ * The read compiler's options for this database (vector storage, SPEC S-5), read once at start. A database
+ * unreachable at start (the server still starts and reports it on /api/health) gets the default (pgvector),
+ * with a warning.
+ */
+async function startCompileOptions(db: Db, log: FastifyBaseLogger): Promise<CompileOptions> {
+  try {
+    return await readCompileOptions(db);
+  } catch (err) {
+    log.warn({ err }, 'Could not read the database\'s vector support at start; assuming pgvector');
+    return DEFAULT_COMPILE_OPTIONS;
+  }
 }
 
 /** Use a client's `x-request-id` when it is a sane token (≤ 128 chars of [A-Za-z0-9._:-]), else a UUID. */
@@ -66,7 +97,14 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   };
   const app = Fastify(fastifyOptions);
   const model = options.model;
-  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => model };
+  const compile = await startCompileOptions(options.db, app.log);
+  if (compile.vectors === 'array') {
+    // SPEC S-5: said once, at start.
+    app.log.warn(
+      'pgvector is not available on this database: vectors stored as real[], exact distances computed by SQL functions; slower (install the "vector" extension and restart to get vector(n) columns and HNSW indexes)',
+    );
+  }
+  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => model, compile };
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', String(request.id));

@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { Db } from '../db/types.js';
 import type { Model } from '../model/types.js';
+import type { CompileOptions } from '../query/sql/compile.js';
 
 /** Limits applied to reads (SPEC G-12 grows this). */
 export interface QueryLimits {
@@ -23,6 +24,12 @@ export interface ServerConfig {
   readonly limits: QueryLimits;
   /** Maximum request body in bytes (413 beyond). */
   readonly bodyLimit: number;
+  /**
+   * GraphQL introspection (`__schema`, `__type`; SPEC G-16): on unless `false`. When off, such documents fail
+   * validation (graphql-js `NoSchemaIntrospectionCustomRule`) with BAD_USER_INPUT; `__typename` still works.
+   * Set by `lattice serve --no-introspection` or `LATTICE_INTROSPECTION=false`.
+   */
+  readonly introspection?: boolean;
 }
 
 export interface AppContext {
@@ -31,6 +38,11 @@ export interface AppContext {
   readonly log: FastifyBaseLogger;
   /** The model currently served. */
   model(): Model;
+  /**
+   * What the read compiler needs to know about the database (how vectors are stored, SPEC S-5), decided once
+   * at start by `buildServer` (`readCompileOptions`); absent means pgvector (`compileRead`'s default).
+   */
+  readonly compile?: CompileOptions;
 }
 
 export const DEFAULT_LIMITS: QueryLimits = { maxLimit: 10_000, maxDepth: 12 };

@@ -76,13 +76,14 @@ describe('buildSchema (experiments preset)', () => {
     expect(status.getValues().map((v) => v.name)).toEqual(['pending', 'running', 'completed', 'cancelled', 'failed']);
   });
 
-  it('has relations both ways, to-many in three shapes with the list arguments', () => {
+  it('has relations both ways, to-many in four shapes with the list arguments', () => {
     const t = obj('Trial').getFields();
     expect(String(t.experiment.type)).toBe('Experiment!');
     expect(String(t.runs.type)).toBe('[Run!]!');
     expect(String(t.runs_list.type)).toBe('RunList!');
     expect(String(t.runs_connection.type)).toBe('RunConnection!');
-    expect(t.runs_aggregate).toBeUndefined();
+    expect(String(t.runs_aggregate.type)).toBe('[RunAggregate!]!');
+    expect(argNames('Trial', 'runs_aggregate')).toEqual(['filter', 'group_by', 'order_by', 'limit', 'project_id', 'trial_id']);
     expect(argNames('Trial', 'runs')).toEqual(['filter', 'order_by', 'limit', 'offset', 'project_id', 'trial_id']);
     expect(String(obj('Metric').getFields().run.type)).toBe('Run'); // optional ref → nullable
     const p = obj('Project').getFields();
@@ -115,7 +116,9 @@ describe('buildSchema (experiments preset)', () => {
     expect(Object.keys(input('StringFilter').getFields())).toEqual(
       ['eq', 'ne', 'in', 'not_in', 'lt', 'lte', 'gt', 'gte', 'is_null', 'like', 'ilike', 'starts_with', 'contains'],
     );
-    expect(Object.keys(input('JSONFilter').getFields())).toEqual(['contains', 'has_key', 'is_null', 'eq', 'ne']);
+    expect(Object.keys(input('JSONFilter').getFields())).toEqual(['eq', 'ne', 'in', 'not_in', 'is_null', 'contains', 'has_key']);
+    expect(String(input('JSONFilter').getFields().in.type)).toBe('[JSON!]');
+    expect(Object.keys(input('IDFilter').getFields())).toEqual(['eq', 'ne', 'in', 'not_in', 'lt', 'lte', 'gt', 'gte', 'is_null']);
     expect(String(input('IntFilter').getFields().in.type)).toBe('[Int!]');
     expect(String(input('TrialStatusFilter').getFields().eq.type)).toBe('TrialStatus');
   });

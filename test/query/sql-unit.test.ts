@@ -7,7 +7,8 @@ import { qualified, quoteIdent } from '../../src/query/sql/ident.js';
 import { ParamContext } from '../../src/query/sql/params.js';
 import { CompileContext } from '../../src/query/sql/context.js';
 import { compileFilter, escapeLike } from '../../src/query/sql/filter.js';
-import { effectiveOrder, orderSql, reverseOrder } from '../../src/query/sql/order.js';
+import { effectiveOrder, reverseOrder } from '../../src/query/order.js';
+import { orderSql, sqlKeys } from '../../src/query/sql/order.js';
 import { afterCursor } from '../../src/query/sql/keyset.js';
 import { jsonObject } from '../../src/query/sql/json.js';
 import { compileRead } from '../../src/query/sql/compile.js';
@@ -82,7 +83,7 @@ describe('filters', () => {
   it('uses jsonb operators for json contains / has_key', () => {
     expect(filterSql('trial', cmp('params', 'contains', { lr: 0.1 }, 'json'))).toEqual({ sql: 't0."params" @> $1::jsonb', params: ['{"lr":0.1}'] });
     expect(filterSql('trial', cmp('params', 'has_key', 'lr', 'json')).sql).toBe('t0."params" ? $1::text');
-    expect(() => filterSql('trial', cmp('name', 'has_key', 'lr'))).toThrow(/json fields only/);
+    expect(() => filterSql('trial', cmp('name', 'has_key', 'lr'))).toThrow(/"has_key" does not apply to name \(a string field\); use one of: eq, ne/);
     expect(() => filterSql('trial', cmp('name', 'in', 'notalist'))).toThrow(/list of values/);
   });
   it('combines and/or/not with empty and = true, empty or = false', () => {
@@ -116,23 +117,24 @@ describe('ordering and keyset predicates', () => {
   ];
   it('appends the id tiebreaker unless present, and reverses directions and nulls', () => {
     const trial = model.entities.get('trial')!;
-    const keys = effectiveOrder(trial, order);
-    expect(orderSql('t', keys)).toBe('t."duration" DESC NULLS LAST, t."name" ASC NULLS FIRST, t."id" ASC NULLS LAST');
-    expect(orderSql('t', reverseOrder(keys))).toBe('t."duration" ASC NULLS FIRST, t."name" DESC NULLS LAST, t."id" DESC NULLS FIRST');
-    expect(effectiveOrder(trial, [{ column: 'id', direction: 'DESC', nulls: 'FIRST' }, ...order])).toHaveLength(1);
-    expect(() => effectiveOrder(trial, [{ column: 'nope', direction: 'ASC', nulls: 'LAST' }])).toThrow(LatticeError);
+    const ctx = new CompileContext(model, { kind: 'all' });
+    const keys = effectiveOrder(model, trial, { orderBy: order });
+    expect(orderSql(sqlKeys(ctx, trial, 't', keys, {}))).toBe('t."duration" DESC NULLS LAST, t."name" ASC NULLS FIRST, t."id" ASC NULLS LAST');
+    expect(orderSql(sqlKeys(ctx, trial, 't', reverseOrder(keys), {}))).toBe('t."duration" ASC NULLS FIRST, t."name" DESC NULLS LAST, t."id" DESC NULLS FIRST');
+    expect(effectiveOrder(model, trial, { orderBy: [{ column: 'id', direction: 'DESC', nulls: 'FIRST' }, ...order] })).toHaveLength(1);
+    expect(() => effectiveOrder(model, trial, { orderBy: [{ column: 'nope', direction: 'ASC', nulls: 'LAST' }] })).toThrow(LatticeError);
   });
   it('expands "after cursor" into an OR of ANDs specialised for null values', () => {
     const trial = model.entities.get('trial')!;
-    const keys = effectiveOrder(trial, order);
     const ctx = new CompileContext(model, { kind: 'all' });
-    const sql = afterCursor(ctx, trial, 't', keys, { values: ['1.5', null, 'id-1'] });
+    const keys = sqlKeys(ctx, trial, 't', effectiveOrder(model, trial, { orderBy: order }), {});
+    const sql = afterCursor(ctx, keys, { values: ['1.5', null, 'id-1'] });
     expect(sql).toBe(
       '(((t."duration" < $1::float8 OR t."duration" IS NULL)) OR (t."duration" = $1::float8 AND t."name" IS NOT NULL) OR (t."duration" = $1::float8 AND t."name" IS NULL AND t."id" > $2::uuid))',
     );
     const ctx2 = new CompileContext(model, { kind: 'all' });
     // duration null under NULLS LAST: nothing after it on that key; equality on null is IS NULL.
-    expect(afterCursor(ctx2, trial, 't', keys, { values: [null, 'b', 'id-1'] }, true)).toBe(
+    expect(afterCursor(ctx2, keys, { values: [null, 'b', 'id-1'] }, true)).toBe(
       '((t."duration" IS NULL AND t."name" > $1::text) OR (t."duration" IS NULL AND t."name" = $1::text AND t."id" > $2::uuid) OR (t."duration" IS NULL AND t."name" = $1::text AND t."id" = $2::uuid))',
     );
   });

@@ -7,7 +7,8 @@ import type { Principal } from '../../src/auth/principal.js';
 import type { Db } from '../../src/db/types.js';
 import type { Model } from '../../src/model/types.js';
 import type { Filter, OrderItem, RootNode, Scope, Selection, SelectionItem } from '../../src/query/plan.js';
-import { compileRead } from '../../src/query/sql/compile.js';
+import { compileRead, type CompileOptions } from '../../src/query/sql/compile.js';
+import { readCompileOptions } from '../../src/db/migrate/index.js';
 
 /** A deterministic UUID whose order follows `n`. */
 export const uid = (n: number): string => `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`;
@@ -35,6 +36,15 @@ export function scopeOf(p: Principal): Scope {
   return p.role === 'admin' ? { kind: 'all' } : { kind: 'projects', projectIds: p.projectIds };
 }
 
+const optionsCache = new WeakMap<Db, Promise<CompileOptions>>();
+
+/** The compile options of a test database (how it stores vectors), read once per Db (one catalog query). */
+export function compileOptionsOf(db: Db): Promise<CompileOptions> {
+  let o = optionsCache.get(db);
+  if (!o) optionsCache.set(db, (o = readCompileOptions(db)));
+  return o;
+}
+
 /**
  * Compile `roots` and run them as `principal`; asserts exactly one statement and one row with a TEXT `data`
  * column, returns the parsed JSON (and the raw text, for key-order checks).
@@ -46,7 +56,7 @@ export async function runPlan(
   roots: Array<[string, RootNode]>,
   scope: Scope = scopeOf(principal),
 ): Promise<{ data: Record<string, unknown>; text: string }> {
-  const q = compileRead(model, { scope, roots: roots.map(([responseKey, node]) => ({ responseKey, node })) });
+  const q = compileRead(model, { scope, roots: roots.map(([responseKey, node]) => ({ responseKey, node })) }, await compileOptionsOf(db));
   // Every bind parameter is referenced (PostgreSQL cannot type a parameter the text never mentions).
   q.params.forEach((_, i) => expect(q.text).toMatch(new RegExp(`\\$${i + 1}::`)));
   const before = db.stats.statements;

@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import type { Principal } from '../../src/auth/principal.js';
+import { vectorStorageOf } from '../../src/db/migrate/index.js';
 import { restRoutes } from '../../src/rest/routes.js';
 import { DEFAULT_LIMITS, type AppContext } from '../../src/server/context.js';
 import type { TestDb } from '../support/db.js';
@@ -20,6 +21,7 @@ export async function buildRestApp(t: TestDb, maxLimit = 500): Promise<FastifyIn
     config: { mode: 'production', limits: { ...DEFAULT_LIMITS, maxLimit }, bodyLimit: 10 * 1024 * 1024 },
     log: app.log,
     model: () => t.model,
+    compile: { vectors: await vectorStorageOf(t.db) },
   };
   await app.register(async (scope) => restRoutes(scope, ctx));
   await app.ready();
@@ -30,7 +32,7 @@ export async function buildRestApp(t: TestDb, maxLimit = 500): Promise<FastifyIn
 export async function call(
   app: FastifyInstance,
   principal: Principal | undefined,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   url: string,
   body?: unknown,
 ): Promise<LightMyRequestResponse & { data: any }> {

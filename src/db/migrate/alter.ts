@@ -9,8 +9,10 @@
  *   becoming required or optional (`SET`/`DROP NOT NULL`), a changed default (compared with the previously
  *   applied model, since the catalog's deparsed expression is not comparable text), a ref's target or
  *   `on_delete` changed (its foreign key replaced), a ref turned into a plain field (its foreign key dropped),
- *   `unique` added or removed, full-text added, `real[]` vectors converted to `vector(n)` once pgvector is
- *   available, enum values added (in their declared position; see `enumValuesMissing`);
+ *   `unique` added or removed, the full-text column added, regenerated or dropped (see below), `real[]`
+ *   vectors converted to `vector(n)` once pgvector is available, HNSW indexes of metrics the model no longer
+ *   declares dropped (new ones are created by `CREATE INDEX IF NOT EXISTS`), enum values added (in their
+ *   declared position; see `enumValuesMissing`);
  * - refused (`destructiveChanges`): a column whose type differs from the model's, a column the model no
  *   longer has (a removed or renamed field), and enum values the model no longer has (PostgreSQL cannot
  *   drop them, and rows may hold them). Lattice never drops or converts data by itself.
@@ -18,12 +20,17 @@
  * A removed entity's table is left in place, unused (its rows are kept; drop it by hand when sure); so are
  * the old tables when an entity's `schema` changes.
  *
- * Not compared: a changed set of searchable fields on a table that already has its full-text column.
+ * The full-text column is derived data: its comment records what it is generated from (`searchSignature`:
+ * text-search configuration and searchable fields in weight order). When that differs from the model — fields
+ * added, removed or reordered, another `search_config`, or no comment (a database created before signatures
+ * were recorded) — the column is dropped and added again (PostgreSQL recomputes it for every row; its GIN
+ * index goes with it and is recreated); when the model has no searchable field left, it is dropped.
  *
  * Names are compared as PostgreSQL stores them (`storedIdentifier`: cut to 63 bytes), since generated names
  * such as `<table>_<column>_fkey` can be longer.
  */
 import type { ErrorDetail } from '../../errors.js';
+import { VECTOR_METRICS } from '../../model/document.js';
 import type { Entity, Field, Model, OnDelete } from '../../model/types.js';
 import { qualified, quoteIdent } from '../../query/sql/ident.js';
 import { catalogKey, storedIdentifier, type CatalogSnapshot, type ExistingColumn, type ExistingTable } from './catalog.js';
@@ -37,8 +44,11 @@ import {
   enumTypeName,
   foreignKeyConstraint,
   foreignKeyName,
+  hnswIndexName,
+  indexedMetrics,
   refFields,
   searchColumnDefinition,
+  searchSignature,
   uniqueConstraint,
   uniqueConstraintName,
 } from './tables.js';
@@ -171,9 +181,7 @@ export function alterTableDdl(model: Model, entity: Entity, catalog: CatalogSnap
       nullability.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} ${f.required ? 'SET' : 'DROP'} NOT NULL`);
     }
   }
-  const out = [...columns, ...defaults, ...nullability];
-  const search = searchColumnDefinition(entity);
-  if (search && !table.columns.has(SEARCH_COLUMN)) out.push(`ALTER TABLE ${name} ADD COLUMN ${search}`);
+  const out = [...columns, ...defaults, ...nullability, ...searchColumnDdl(model, entity, table, name)];
   out.push(...foreignKeyDdl(model, entity, table, name));
   for (const f of entity.fields) {
     if (f.builtin) continue;
@@ -181,6 +189,37 @@ export function alterTableDdl(model: Model, entity: Entity, catalog: CatalogSnap
     const has = table.constraints.get(storedIdentifier(uniqueConstraintName(entity, f))) === 'u';
     if (f.unique && !has) out.push(`ALTER TABLE ${name} ADD ${uniqueConstraint(entity, f)}`);
     if (!f.unique && has) out.push(`ALTER TABLE ${name} DROP CONSTRAINT ${quoteIdent(storedIdentifier(uniqueConstraintName(entity, f)))}`);
+  }
+  out.push(...staleVectorIndexDdl(entity, table, options));
+  return out;
+}
+
+/**
+ * The full-text column brought to the model: added when missing; dropped and added again when its recorded
+ * signature differs from the model's (see the module comment); dropped when nothing is searchable any more.
+ * A non-generated column of that name (not Lattice's) is left alone.
+ */
+function searchColumnDdl(model: Model, entity: Entity, table: ExistingTable, name: string): string[] {
+  const wanted = searchColumnDefinition(model, entity);
+  const existing = table.columns.get(SEARCH_COLUMN);
+  const drop = `ALTER TABLE ${name} DROP COLUMN ${quoteIdent(SEARCH_COLUMN)}`;
+  if (!existing) return wanted ? [`ALTER TABLE ${name} ADD COLUMN ${wanted}`] : [];
+  if (!existing.generated) return [];
+  if (!wanted) return [drop];
+  if (existing.comment === searchSignature(model, entity)) return [];
+  return [drop, `ALTER TABLE ${name} ADD COLUMN ${wanted}`];
+}
+
+/** `DROP INDEX` for Lattice-named HNSW indexes of metrics a vector field no longer declares. */
+function staleVectorIndexDdl(entity: Entity, table: ExistingTable, options: DdlOptions): string[] {
+  const out: string[] = [];
+  for (const f of entity.fields) {
+    if (f.type !== 'vector') continue;
+    const keep = new Set(indexedMetrics(f, options));
+    for (const metric of VECTOR_METRICS) {
+      const index = storedIdentifier(hnswIndexName(entity, f, metric));
+      if (!keep.has(metric) && table.indexes.has(index)) out.push(`DROP INDEX ${qualified(entity.table.schema, index)}`);
+    }
   }
   return out;
 }

@@ -1,7 +1,7 @@
 /**
  * What the database holds now, read from the PostgreSQL catalog for `migrate` to compare with the model
- * (src/db/migrate/alter.ts): the data tables' columns, constraints and foreign keys, and the data schema's
- * enum types with their labels in sort order.
+ * (src/db/migrate/alter.ts): the data tables' columns (with comments), constraints, foreign keys and index
+ * names, and the data schema's enum types with their labels in sort order.
  */
 import type { Model } from '../../model/types.js';
 import type { Queryable } from '../types.js';
@@ -18,6 +18,8 @@ export interface ExistingColumn {
   readonly notNull: boolean;
   /** A generated column (the full-text column). */
   readonly generated: boolean;
+  /** The column's comment (the full-text column's records what it is generated from), or null. */
+  readonly comment: string | null;
 }
 
 /** A foreign key of an existing table. */
@@ -36,6 +38,8 @@ export interface ExistingTable {
   /** `pg_constraint.contype` by constraint name: `p` primary key, `u` unique, `f` foreign key, `c` check. */
   readonly constraints: ReadonlyMap<string, string>;
   readonly foreignKeys: ReadonlyMap<string, ExistingForeignKey>;
+  /** Names of the table's indexes (including those behind constraints). */
+  readonly indexes: ReadonlySet<string>;
 }
 
 /** The catalog as `migrate` needs it. */
@@ -72,19 +76,24 @@ export function catalogKey(schema: string, name: string): string {
 }
 
 /**
- * Read the data tables (columns, constraints, foreign keys) and enum types of the model's data schemas
- * (three catalog queries).
+ * Read the data tables (columns, constraints, foreign keys, indexes) and enum types of the model's data
+ * schemas (four catalog queries).
  * @returns only what exists; empty maps on a fresh database
  */
 export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSnapshot> {
   const schemas = [...new Set([model.dataSchema, ...dataEntities(model).map((e) => e.table.schema)])];
   const tables = new Map<
     string,
-    { columns: Map<string, ExistingColumn>; constraints: Map<string, string>; foreignKeys: Map<string, ExistingForeignKey> }
+    {
+      columns: Map<string, ExistingColumn>;
+      constraints: Map<string, string>;
+      foreignKeys: Map<string, ExistingForeignKey>;
+      indexes: Set<string>;
+    }
   >();
   const table = (key: string) => {
     let t = tables.get(key);
-    if (!t) tables.set(key, (t = { columns: new Map(), constraints: new Map(), foreignKeys: new Map() }));
+    if (!t) tables.set(key, (t = { columns: new Map(), constraints: new Map(), foreignKeys: new Map(), indexes: new Set() }));
     return t;
   };
   const { rows: columns } = await q.query<{
@@ -96,10 +105,12 @@ export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSn
     is_enum: boolean;
     not_null: boolean;
     generated: boolean;
+    comment: string | null;
   }>(
     `SELECT n.nspname || '.' || c.relname AS key, a.attname AS column_name,
             format_type(a.atttypid, a.atttypmod) AS type, tn.nspname AS type_schema, t.typname AS type_name,
-            t.typtype = 'e' AS is_enum, a.attnotnull AS not_null, a.attgenerated <> '' AS generated
+            t.typtype = 'e' AS is_enum, a.attnotnull AS not_null, a.attgenerated <> '' AS generated,
+            col_description(c.oid, a.attnum) AS comment
        FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -117,6 +128,7 @@ export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSn
       isEnum: r.is_enum,
       notNull: r.not_null,
       generated: r.generated,
+      comment: r.comment,
     });
   }
   const { rows: constraints } = await q.query<{
@@ -146,6 +158,16 @@ export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSn
     t.constraints.set(r.name, r.type);
     if (r.type === 'f' && r.target) t.foreignKeys.set(r.name, { target: r.target, onDelete: r.on_delete, columns: r.columns ?? [] });
   }
+  const { rows: indexes } = await q.query<{ key: string; name: string }>(
+    `SELECT n.nspname || '.' || c.relname AS key, i.relname AS name
+       FROM pg_index x
+       JOIN pg_class c ON c.oid = x.indrelid
+       JOIN pg_class i ON i.oid = x.indexrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1::text[])`,
+    [schemas],
+  );
+  for (const r of indexes) tables.get(r.key)?.indexes.add(r.name);
   const { rows: labels } = await q.query<{ key: string; labels: string[] }>(
     `SELECT n.nspname || '.' || t.typname AS key, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_type t

@@ -7,6 +7,7 @@ import type { Model } from '../../model/types.js';
 import { qualified } from '../../query/sql/ident.js';
 import type { Db, Queryable } from '../types.js';
 import { LatticeError } from '../../errors.js';
+import type { CompileOptions, VectorStorage } from '../../query/sql/context.js';
 import { destructiveChanges, enumValuesMissing } from './alter.js';
 import { readCatalog, type CatalogSnapshot } from './catalog.js';
 import { enumTypesDdl } from './tables.js';
@@ -15,7 +16,7 @@ import { generateDdl, type DdlOptions } from './ddl.js';
 export { generateDdl, type DdlOptions } from './ddl.js';
 export { alterTableDdl, destructiveChanges, enumValuesMissing } from './alter.js';
 export { readCatalog, storedIdentifier, type CatalogSnapshot } from './catalog.js';
-export { SEARCH_COLUMN, SEARCH_CONFIG, columnType, sqlLiteral } from './tables.js';
+export { SEARCH_COLUMN, columnType, sqlLiteral } from './tables.js';
 
 /** Outcome of `migrate`. */
 export interface MigrationResult {
@@ -40,6 +41,27 @@ export async function detectCapabilities(q: Queryable): Promise<Required<DdlOpti
   );
   const names = new Set(rows.map((r) => r.name));
   return { vector: names.has('vector'), trigram: names.has('pg_trgm') };
+}
+
+/**
+ * What the read compiler needs to know about this database (`compileRead`'s options), SPEC S-5: vectors are
+ * stored as `vector(n)` (`pgvector`) when the `vector` extension is installed — `migrate` installs it whenever
+ * the server offers it, and then creates (or converts to) `vector(n)` columns — else as `real[]` (`array`,
+ * distances computed by Lattice's SQL functions); and whether pgvector can continue an HNSW index scan past
+ * rows a filter removed (`hnsw.iterative_scan`, pgvector ≥ 0.8). Call once per database after `migrate` (one
+ * catalog query).
+ */
+export async function readCompileOptions(q: Queryable): Promise<CompileOptions> {
+  const { rows } = await q.query<{ version: string }>(`SELECT extversion AS version FROM pg_extension WHERE extname = 'vector'`);
+  const version = rows[0]?.version;
+  if (version === undefined) return { vectors: 'array', hnswIterativeScan: false };
+  const [major, minor] = version.split('.').map((p) => Number.parseInt(p, 10));
+  return { vectors: 'pgvector', hnswIterativeScan: major > 0 || minor >= 8 };
+}
+
+/** How this database stores `vector` fields: `readCompileOptions(q).vectors`. */
+export async function vectorStorageOf(q: Queryable): Promise<VectorStorage> {
+  return (await readCompileOptions(q)).vectors;
 }
 
 /** Latest recorded version, or null on a database never migrated. */

@@ -88,13 +88,19 @@ $$`,
 /**
  * Exact distances over `real[]` for databases without pgvector (SPEC S-5), with pgvector's semantics:
  * cosine distance = 1 − cos θ, L2 = Euclidean distance, inner product = −(a·b) (as pgvector's `<#>`).
- * NULL when the lengths differ or an input is NULL.
+ * NULL when the lengths differ or an input is NULL, and for cosine when a vector is all zeros (pgvector
+ * answers NaN there; the compiler excludes both, see src/query/sql/nearest.ts).
  */
 function vectorFallbackFunctions(s: string): string[] {
   const body = (expr: string) =>
     `SELECT CASE WHEN cardinality(a) = cardinality(b) THEN (SELECT ${expr} FROM unnest(a, b) AS t(x, y)) END`;
   return [
-    ['vec_cosine_distance', '1 - sum(x::float8 * y) / nullif(sqrt(sum(x::float8 * x)) * sqrt(sum(y::float8 * y)), 0)'],
+    // Similarity clamped to [-1, 1] as pgvector does (rounding can step outside it); NULL for a zero vector.
+    [
+      'vec_cosine_distance',
+      'CASE WHEN coalesce(sum(x::float8 * x), 0) = 0 OR coalesce(sum(y::float8 * y), 0) = 0 THEN NULL ' +
+        'ELSE 1 - least(1, greatest(-1, sum(x::float8 * y) / (sqrt(sum(x::float8 * x)) * sqrt(sum(y::float8 * y))))) END',
+    ],
     ['vec_l2_distance', 'sqrt(sum((x::float8 - y) ^ 2))'],
     ['vec_negative_inner_product', '-sum(x::float8 * y)'],
   ].map(

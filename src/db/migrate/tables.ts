@@ -1,16 +1,19 @@
 /**
  * DDL of the data tables (SPEC M-2, M-3, S-2, S-4, S-5): one typed table per entity in the data schema,
- * tenant-composite keys, foreign keys that cannot cross projects, indexes, `updated_at` trigger, full-text column.
+ * tenant-composite keys, foreign keys that cannot cross projects, indexes, `updated_at` trigger, full-text column
+ * (generated `tsvector` with a GIN index and a comment recording what it is generated from), and with pgvector
+ * one HNSW index per declared metric of each vector field.
  */
 import { qualified, quoteIdent } from '../../query/sql/ident.js';
-import type { Entity, Field, JsonValue, Model } from '../../model/types.js';
+import type { Entity, Field, JsonValue, Model, VectorMetric } from '../../model/types.js';
 import type { DdlOptions } from './ddl.js';
 import { uuidV7Default } from './system.js';
 
 /** Generated full-text column of entities with searchable fields (SPEC S-4). */
 export const SEARCH_COLUMN = 'search_vector';
-/** Text-search configuration of the full-text column; queries must use the same (`websearch_to_tsquery`). */
-export const SEARCH_CONFIG = 'english';
+
+/** Widest `vector(n)` an HNSW index takes (pgvector); wider fields are searched exactly, without an index. */
+export const HNSW_MAX_DIMENSIONS = 2000;
 
 /**
  * An SQL string literal for DDL (DEFAULT clauses cannot take bind parameters). With
@@ -126,12 +129,59 @@ export function dataEntities(model: Model): Entity[] {
   return [...model.entities.values()].filter((e) => !e.system);
 }
 
-/** The generated tsvector expression: searchable fields weighted A, B, C, D by declaration order. */
-function searchExpression(fields: Field[]): string {
+/**
+ * The generated tsvector expression: searchable fields weighted A, B, C, D by declaration order (fields after
+ * the fourth share D), in the model's text-search configuration (`search_config`, default `english`), which
+ * `search` queries use too (`src/query/sql/search.ts`).
+ */
+function searchExpression(model: Model, fields: Field[]): string {
   const weights = ['A', 'B', 'C', 'D'];
+  const config = `${sqlLiteral(model.searchConfig)}::regconfig`;
   return fields
-    .map((f, i) => `setweight(to_tsvector('${SEARCH_CONFIG}'::regconfig, coalesce(${quoteIdent(f.column)}, '')), '${weights[Math.min(i, 3)]}')`)
+    .map((f, i) => `setweight(to_tsvector(${config}, coalesce(${quoteIdent(f.column)}, '')), '${weights[Math.min(i, 3)]}')`)
     .join(' || ');
+}
+
+/** Searchable fields of an entity, in declaration order. */
+function searchableFields(entity: Entity): Field[] {
+  return entity.fields.filter((f) => f.searchable);
+}
+
+/**
+ * What the full-text column of an entity is generated from, as stored in the column's comment so `migrate` can
+ * tell when it must be regenerated (src/db/migrate/alter.ts): `lattice search_vector: config=english;
+ * fields=name,description` (fields in weight order). Null without searchable fields.
+ */
+export function searchSignature(model: Model, entity: Entity): string | null {
+  const fields = searchableFields(entity);
+  if (!fields.length) return null;
+  return `lattice ${SEARCH_COLUMN}: config=${model.searchConfig}; fields=${fields.map((f) => f.column).join(',')}`;
+}
+
+/** `COMMENT ON COLUMN <table>.search_vector IS '<signature>'`, or null without searchable fields. */
+export function searchCommentDdl(model: Model, entity: Entity): string | null {
+  const signature = searchSignature(model, entity);
+  if (!signature) return null;
+  return `COMMENT ON COLUMN ${qualified(entity.table.schema, entity.table.name)}.${quoteIdent(SEARCH_COLUMN)} IS ${sqlLiteral(signature)}`;
+}
+
+/** pgvector operator class of each metric (SPEC S-5). */
+const OPCLASS: Record<VectorMetric, string> = { cosine: 'vector_cosine_ops', l2: 'vector_l2_ops', inner_product: 'vector_ip_ops' };
+
+/**
+ * Name of the HNSW index of a vector field for one metric: `<table>_<col>_hnsw_idx` for cosine (the name
+ * databases created before per-metric indexes already have), `<table>_<col>_l2_hnsw_idx`,
+ * `<table>_<col>_ip_hnsw_idx`.
+ */
+export function hnswIndexName(entity: Entity, f: Field, metric: VectorMetric): string {
+  const infix = metric === 'cosine' ? '' : metric === 'l2' ? 'l2_' : 'ip_';
+  return `${entity.table.name}_${f.column}_${infix}hnsw_idx`;
+}
+
+/** Metrics of a vector field that get an HNSW index (none without pgvector or beyond 2,000 dimensions). */
+export function indexedMetrics(f: Field, options: DdlOptions): VectorMetric[] {
+  if (f.type !== 'vector' || !options.vector || (f.dimensions ?? 0) > HNSW_MAX_DIMENSIONS) return [];
+  return [...(f.metrics ?? ['cosine'])];
 }
 
 /** Column definition of a field for CREATE TABLE / ADD COLUMN: name, type, NOT NULL, DEFAULT. */
@@ -149,10 +199,10 @@ export function columnDefinition(model: Model, entity: Entity, f: Field, options
 }
 
 /** Definition of the generated full-text column, or null when the entity has no searchable field (S-4). */
-export function searchColumnDefinition(entity: Entity): string | null {
-  const searchable = entity.fields.filter((f) => f.searchable);
+export function searchColumnDefinition(model: Model, entity: Entity): string | null {
+  const searchable = searchableFields(entity);
   if (!searchable.length) return null;
-  return `${quoteIdent(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS (${searchExpression(searchable)}) STORED`;
+  return `${quoteIdent(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS (${searchExpression(model, searchable)}) STORED`;
 }
 
 /** Ref fields other than the built-in project ref (each gets a tenant-composite foreign key). */
@@ -201,7 +251,7 @@ export function tableDdl(model: Model, entity: Entity, options: DdlOptions, alte
   const projects = qualified(model.systemSchema, 'projects');
   const name = entity.table.name;
   const lines: string[] = entity.fields.map((f) => columnDefinition(model, entity, f, options));
-  const search = searchColumnDefinition(entity);
+  const search = searchColumnDefinition(model, entity);
   if (search) lines.push(search);
   lines.push(`CONSTRAINT ${quoteIdent(`${name}_pkey`)} PRIMARY KEY (project_id, id)`);
   lines.push(`CONSTRAINT ${quoteIdent(`${name}_id_key`)} UNIQUE (id)`);
@@ -216,9 +266,13 @@ export function tableDdl(model: Model, entity: Entity, options: DdlOptions, alte
   for (const f of refs) if (!f.unique) index(`${f.column}_idx`, `(project_id, ${quoteIdent(f.column)})`);
   for (const f of entity.fields) {
     if (f.index && !f.unique && f.type !== 'ref') index(`${f.column}_idx`, `(project_id, ${quoteIdent(f.column)})`);
-    if (f.type === 'vector' && options.vector) index(`${f.column}_hnsw_idx`, `USING hnsw (${quoteIdent(f.column)} vector_cosine_ops)`);
+    for (const metric of indexedMetrics(f, options)) {
+      out.push(`CREATE INDEX IF NOT EXISTS ${quoteIdent(hnswIndexName(entity, f, metric))} ON ${table} USING hnsw (${quoteIdent(f.column)} ${OPCLASS[metric]})`);
+    }
   }
   if (search) index(`${SEARCH_COLUMN}_idx`, `USING gin (${quoteIdent(SEARCH_COLUMN)})`);
+  const comment = searchCommentDdl(model, entity);
+  if (comment) out.push(comment);
   index('created_at_idx', '(project_id, created_at)');
   out.push(
     `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${qualified(model.systemSchema, 'set_updated_at')}()`,

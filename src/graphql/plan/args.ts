@@ -1,14 +1,26 @@
 /**
  * Field arguments → plan arguments: coercion through graphql-js (`getArgumentValues`, so variables and
  * literals are handled exactly as graphql-js executes them), then mapping by the argument metadata of the
- * schema (filter, order_by, limit/offset, first/after/last/before, shorthand equality arguments).
+ * schema (filter, order_by, search, nearest, limit/offset, first/after/last/before, shorthand equality
+ * arguments).
  */
-import { getArgumentValues, GraphQLError, GraphQLInputObjectType, getNamedType, type FieldNode, type GraphQLField } from 'graphql';
+import {
+  getArgumentValues,
+  GraphQLError,
+  GraphQLInputObjectType,
+  getNamedType,
+  type ASTNode,
+  type FieldNode,
+  type GraphQLField,
+  type GraphQLInputType,
+} from 'graphql';
 import { LatticeError } from '../../errors.js';
+import { fieldName } from '../../model/inflection.js';
 import { decodeCursor } from '../../query/cursor.js';
-import type { ConnectionArgs, Cursor, Filter, ListArgs, OrderItem } from '../../query/plan.js';
+import type { VectorMetric } from '../../model/types.js';
+import type { ConnectionArgs, Cursor, Filter, ListArgs, NearestArg, OrderItem } from '../../query/plan.js';
 import { fromGraphQLErrors, requestError } from '../errors.js';
-import { metaOf, type ArgMeta } from '../schema/meta.js';
+import { metaOf, type ArgMeta, type NearestFieldMeta } from '../schema/meta.js';
 import { andFilters, convertFilter, isEmptyFilter } from './filter.js';
 import { convertOrderBy } from './order.js';
 import type { PlanContext } from './context.js';
@@ -23,6 +35,8 @@ export interface CoercedArgs {
   readonly last?: number;
   readonly after?: string;
   readonly before?: string;
+  readonly search?: string;
+  readonly nearest?: NearestArg;
   readonly id?: string;
   readonly ids?: string[];
 }
@@ -62,7 +76,7 @@ export function coerceArgs(
       if (meta.role === 'eq') {
         throw requestError(
           'BAD_USER_INPUT',
-          `${where} is null; leave it out for all rows, or use filter: { ${meta.column}: { is_null: true } } to match rows without one.`,
+          `${where} is null; leave it out for all rows, or use ${fieldName(ctx.model.naming, 'filter')}: { ${arg.name}: { ${fieldName(ctx.model.naming, 'is_null')}: true } } to match rows without one.`,
           argNode,
         );
       }
@@ -94,6 +108,12 @@ export function coerceArgs(
       case 'before':
         out[meta.role] = v as string;
         break;
+      case 'search':
+        out.search = v as string;
+        break;
+      case 'nearest':
+        out.nearest = convertNearest(arg.type, v as Record<string, unknown>, `${path}.${arg.name}`, argNode);
+        break;
       case 'id':
         out.id = v as string;
         break;
@@ -119,14 +139,55 @@ function checkCount(ctx: PlanContext, n: number, where: string, node: FieldNode 
   return n;
 }
 
+/**
+ * Coerced `nearest: { <vector field>: { vector, metric, max_distance } }` → `NearestArg`. The field's dimensions
+ * and the numbers themselves are checked by the compiler (`src/query/sql/nearest.ts`), for REST too.
+ * @throws GraphQLRequestError BAD_USER_INPUT unless exactly one vector field is set
+ */
+function convertNearest(argType: GraphQLInputType, value: Record<string, unknown>, where: string, node: ASTNode): NearestArg {
+  const type = getNamedType(argType);
+  if (!(type instanceof GraphQLInputObjectType)) throw new Error('nearest must be an input object');
+  const set = Object.entries(value).filter(([, v]) => v !== null && v !== undefined);
+  if (set.length !== 1) {
+    const names = Object.keys(type.getFields()).join(', ');
+    throw requestError('BAD_USER_INPUT', `${where} sets ${set.length} vector fields; set exactly one of: ${names}.`, node);
+  }
+  const [key, inner] = set[0];
+  const meta = metaOf<NearestFieldMeta>(type.getFields()[key]);
+  if (meta?.kind !== 'nearest_field') throw new Error(`${where}.${key} has no nearest metadata`);
+  const parts = getNamedType(type.getFields()[key].type);
+  if (!(parts instanceof GraphQLInputObjectType)) throw new Error('VectorNearest must be an input object');
+  const out: { vector?: number[]; metric?: VectorMetric; maxDistance?: number } = {};
+  for (const [name, v] of Object.entries(inner as Record<string, unknown>)) {
+    const m = metaOf<NearestFieldMeta>(parts.getFields()[name]);
+    if (m?.kind !== 'nearest_arg' || v === null || v === undefined) continue;
+    if (m.role === 'vector') out.vector = v as number[];
+    else if (m.role === 'metric') out.metric = v as VectorMetric;
+    else out.maxDistance = v as number;
+  }
+  return {
+    column: meta.column,
+    vector: out.vector ?? [],
+    metric: out.metric ?? 'cosine',
+    ...(out.maxDistance !== undefined ? { maxDistance: out.maxDistance } : {}),
+  };
+}
+
+/** `search` and `nearest` of coerced arguments, only when given (plan objects stay minimal). */
+function scoreArgs(a: CoercedArgs): Pick<ListArgs, 'search' | 'nearest'> {
+  return { ...(a.search !== undefined ? { search: a.search } : {}), ...(a.nearest ? { nearest: a.nearest } : {}) };
+}
+
 /** Plan `ListArgs` from coerced arguments. */
 export function toListArgs(a: CoercedArgs): ListArgs {
-  return { filter: a.filter, orderBy: a.orderBy, limit: a.limit, offset: a.offset };
+  return { filter: a.filter, orderBy: a.orderBy, limit: a.limit, offset: a.offset, ...scoreArgs(a) };
 }
 
 /**
- * Plan `ConnectionArgs` from coerced arguments, decoding cursors for `entity` under the requested ordering.
- * @throws GraphQLRequestError BAD_USER_INPUT for malformed or foreign cursors, and for `first` with `last`
+ * Plan `ConnectionArgs` from coerced arguments, decoding cursors for `entity` under the requested ordering
+ * (with `search` / `nearest`, whose rank / distance may be the ordering: `src/query/order.ts`).
+ * @throws GraphQLRequestError BAD_USER_INPUT for malformed or foreign cursors (also a cursor of another search
+ *         text or nearest vector when the ordering uses them), and for `first` with `last`
  */
 export function toConnectionArgs(ctx: PlanContext, entity: string, a: CoercedArgs, node: FieldNode, path: string): ConnectionArgs {
   if (a.first !== undefined && a.last !== undefined) {
@@ -135,7 +196,7 @@ export function toConnectionArgs(ctx: PlanContext, entity: string, a: CoercedArg
   const decode = (raw: string | undefined, name: string): Cursor | undefined => {
     if (raw === undefined) return undefined;
     try {
-      return decodeCursor(ctx.model, entity, a.orderBy, raw);
+      return decodeCursor(ctx.model, entity, { orderBy: a.orderBy, ...scoreArgs(a) }, raw);
     } catch (err) {
       if (err instanceof LatticeError) throw requestError(err.code, `${path}(${name}): ${err.message}`, node);
       throw err;
@@ -144,6 +205,7 @@ export function toConnectionArgs(ctx: PlanContext, entity: string, a: CoercedArg
   return {
     filter: a.filter,
     orderBy: a.orderBy,
+    ...scoreArgs(a),
     first: a.first,
     last: a.last,
     after: decode(a.after, 'after'),

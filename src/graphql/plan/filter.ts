@@ -19,6 +19,20 @@ function inputType(t: unknown): GraphQLInputObjectType {
   return named;
 }
 
+/**
+ * The name of the `is_null` operator in this schema's naming (`isNull` under graphql-default), for messages:
+ * looked up on an operator input, or on the operator input of any field of an entity filter.
+ */
+function isNullName(type: GraphQLInputObjectType): string {
+  const fields = Object.values(type.getFields());
+  if (fields.some((f) => f.name === 'isNull')) return 'isNull';
+  for (const f of fields) {
+    const named = getNamedType(f.type);
+    if (named instanceof GraphQLInputObjectType && metaOf<FilterFieldMeta>(f)?.kind === 'column') return isNullName(named);
+  }
+  return 'is_null';
+}
+
 /** Combine filters with AND, flattening trivial cases. */
 export function andFilters(items: readonly (Filter | undefined)[]): Filter {
   const present = items.filter((f): f is Filter => f !== undefined);
@@ -47,7 +61,7 @@ export function convertFilter(type: GraphQLInputObjectType, value: InputObject, 
     const where = `${path}.${key}`;
     if (!field || !meta) throw requestError('BAD_USER_INPUT', `${where}: unknown filter field.`, node);
     if (v === null || v === undefined) {
-      throw requestError('BAD_USER_INPUT', `${where} is null; leave it out, or use { is_null: true } to match null values.`, node);
+      throw requestError('BAD_USER_INPUT', `${where} is null; leave it out, or use { ${isNullName(type)}: true } on a field to match null values.`, node);
     }
     switch (meta.kind) {
       case 'and':
@@ -98,7 +112,7 @@ function convertOperators(
     const meta = metaOf<FilterFieldMeta>(fields[key]);
     if (!meta || meta.kind !== 'op') throw requestError('BAD_USER_INPUT', `${path}.${key}: unknown operator.`, node);
     if (operand === null || operand === undefined) {
-      const hint = meta.op === 'is_null' ? 'use true or false' : 'use { is_null: true } to match null values';
+      const hint = meta.op === 'is_null' ? 'use true or false' : `use { ${isNullName(opType)}: true } to match null values`;
       throw requestError('BAD_USER_INPUT', `${path}.${key} is null; ${hint}.`, node);
     }
     out.push({ kind: 'compare', column, type, op: meta.op, value: operand });

@@ -19,6 +19,7 @@ import { isAdmin } from '../../auth/principal.js';
 import type { OperationPlan, RootNode, RootPlan, Scope } from '../../query/plan.js';
 import { fromGraphQLErrors, requestError } from '../errors.js';
 import { metaOf, type FieldMeta } from '../schema/meta.js';
+import { planAggregate } from './aggregate.js';
 import { coerceArgs, toListArgs } from './args.js';
 import { collectFields } from './collect.js';
 import type { PlanContext } from './context.js';
@@ -125,6 +126,8 @@ function planRoot(st: WalkState, meta: FieldMeta, at: FieldAt): RootNode {
       }
       return { kind: 'by_ids', entity: meta.entity, ids: ids ?? [], selection: planSelection(st, at) };
     }
+    case 'aggregate':
+      return planAggregate(st, meta.entity, at);
     default:
       return planShape(st, meta.entity, meta.shape, at);
   }

@@ -22,6 +22,7 @@ import { metaOf, type FieldMeta } from '../schema/meta.js';
 import { coerceArgs, toConnectionArgs, toListArgs } from './args.js';
 import { collectFields, subSelections, type CollectContext } from './collect.js';
 import type { PlanContext } from './context.js';
+import { planAggregate } from './aggregate.js';
 
 /** State threaded through the walk. */
 export interface WalkState extends CollectContext {
@@ -40,7 +41,7 @@ export interface FieldAt {
 }
 
 /** Iterate the collected fields of `nodes`' sub-selections on `type`, checking depth. */
-function* children(st: WalkState, type: GraphQLObjectType, at: FieldAt): Generator<FieldAt | { key: string; typename: string }> {
+export function* children(st: WalkState, type: GraphQLObjectType, at: FieldAt): Generator<FieldAt | { key: string; typename: string }> {
   const depth = at.depth + 1;
   for (const [key, nodes] of collectFields(st, type.name, subSelections(at.nodes))) {
     const name = nodes[0].name.value;
@@ -61,7 +62,8 @@ function* children(st: WalkState, type: GraphQLObjectType, at: FieldAt): Generat
   }
 }
 
-function objectTypeOf(f: FieldAt): GraphQLObjectType {
+/** The object type a field returns (through lists and non-null). */
+export function objectTypeOf(f: FieldAt): GraphQLObjectType {
   const t = getNamedType(f.def.type);
   if (!(t instanceof GraphQLObjectType)) throw new Error(`${f.path} is not an object field`);
   return t;
@@ -85,9 +87,12 @@ export function planSelection(st: WalkState, at: FieldAt): Selection {
     const m = metaOf<FieldMeta>(c.def);
     if (!m) throw requestError('BAD_USER_INPUT', `${c.path}: unexpected field.`, c.nodes[0]);
     if (m.kind === 'column') items.push({ responseKey: c.key, kind: 'column', column: m.column });
+    else if (m.kind === 'rank' || m.kind === 'distance') items.push({ responseKey: c.key, kind: m.kind });
     else if (m.kind === 'to_one') items.push({ responseKey: c.key, kind: 'to_one', relation: m.relation, selection: planSelection(st, c) });
-    else if (m.kind === 'to_many') items.push({ responseKey: c.key, kind: 'to_many', relation: m.relation, node: planShape(st, m.target, m.shape, c) });
-    else throw requestError('BAD_USER_INPUT', `${c.path}: unexpected field.`, c.nodes[0]);
+    else if (m.kind === 'to_many') {
+      const node = m.shape === 'aggregate' ? planAggregate(st, m.target, c) : planShape(st, m.target, m.shape, c);
+      items.push({ responseKey: c.key, kind: 'to_many', relation: m.relation, node });
+    } else throw requestError('BAD_USER_INPUT', `${c.path}: unexpected field.`, c.nodes[0]);
   }
   return items;
 }

@@ -4,6 +4,7 @@
 import { GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString, type GraphQLFieldConfigArgumentMap } from 'graphql';
 import type { Entity } from '../../model/types.js';
 import { ext, type ArgMeta } from './meta.js';
+import { hasSearchableFields, hasVectorFields } from './nearest.js';
 import type { TypeRegistry } from './registry.js';
 import { GraphQLUuidID } from './scalars.js';
 
@@ -24,7 +25,30 @@ export function foreignKeyArgs(reg: TypeRegistry, entity: Entity): GraphQLFieldC
     args[reg.name(f.column)] = arg(
       { role: 'eq', column: f.column, type: f.type },
       GraphQLUuidID,
-      `Only rows whose ${f.column} equals this id (shorthand for filter: { ${f.column}: { eq: ... } }).`,
+      `Only rows whose ${reg.name(f.column)} equals this id (shorthand for ${reg.name('filter')}: { ${reg.name(f.column)}: { eq: ... } }).`,
+    );
+  }
+  return args;
+}
+
+/**
+ * `search: String` (entities with searchable fields) and `nearest: <Type>Nearest` (entities with vector
+ * fields), SPEC G-6; none for other entities, so asking for them is a validation error naming the argument.
+ */
+export function scoreArgs(reg: TypeRegistry, entity: Entity): GraphQLFieldConfigArgumentMap {
+  const args: GraphQLFieldConfigArgumentMap = {};
+  if (hasSearchableFields(entity)) {
+    args[reg.name('search')] = arg(
+      { role: 'search' },
+      GraphQLString,
+      'Full-text search (websearch syntax: words, "quoted phrases", or, -word) over the searchable fields; ordered by `_rank` (best first) unless order_by or nearest is given.',
+    );
+  }
+  if (hasVectorFields(entity)) {
+    args[reg.name('nearest')] = arg(
+      { role: 'nearest' },
+      reg.nearestType(entity),
+      'Similarity search on one vector field: only rows with a vector (within max_distance), ordered by `_distance` (nearest first) unless order_by is given.',
     );
   }
   return args;
@@ -32,9 +56,10 @@ export function foreignKeyArgs(reg: TypeRegistry, entity: Entity): GraphQLFieldC
 
 /**
  * Arguments of a list-like field over `entity` in the given shape:
- * - `many`: filter, order_by, limit, offset, fk shorthands
+ * - `many`: filter, order_by, search, nearest, limit, offset, fk shorthands
  * - `list`: the same with `limit: Int!` and `offset: Int!` (seed 004's convention)
- * - `connection`: filter, order_by, first, after, last, before, fk shorthands
+ * - `connection`: filter, order_by, search, nearest, first, after, last, before, fk shorthands
+ * (`search` / `nearest` only for entities with searchable / vector fields).
  */
 export function listArgs(reg: TypeRegistry, entity: Entity, shape: ListShape): GraphQLFieldConfigArgumentMap {
   const args: GraphQLFieldConfigArgumentMap = {
@@ -42,8 +67,9 @@ export function listArgs(reg: TypeRegistry, entity: Entity, shape: ListShape): G
     [reg.name('order_by')]: arg(
       { role: 'order_by' },
       new GraphQLList(new GraphQLNonNull(reg.orderByType(entity))),
-      'Sort keys in priority order, each naming exactly one field; `id` is always the final tiebreaker.',
+      'Sort keys in priority order, each naming exactly one field (to-one relations nest); `id` is always the final tiebreaker.',
     ),
+    ...scoreArgs(reg, entity),
   };
   if (shape === 'connection') {
     args[reg.name('first')] = arg({ role: 'first' }, GraphQLInt, 'Return the first n rows (after `after`).');

@@ -2,9 +2,9 @@
  * `buildSchema`: the GraphQL schema of a Model (SPEC G-1 … G-5, G-9), built from graphql-js type objects.
  *
  * Root `Query` fields per entity (project included): `<name>(id)`, `<plural>(...)`, `<name>_list(...)`,
- * `<name>_connection(...)`, `<plural>_by_ids(ids)`, then the model's root aliases. Every generated field,
- * argument and input field carries `extensions.lattice` metadata (see `meta.ts`) that the planner reads.
- * Subscriptions, mutations and aggregates are not generated yet.
+ * `<name>_connection(...)`, `<name>_aggregate(...)` (`aggregate.ts`), `<plural>_by_ids(ids)`, then the model's
+ * root aliases. Every generated field, argument and input field carries `extensions.lattice` metadata (see
+ * `meta.ts`) that the planner reads. Subscriptions and mutations are not generated yet.
  */
 import {
   assertValidSchema,
@@ -17,6 +17,7 @@ import {
 } from 'graphql';
 import { rootNames } from '../../model/inflection.js';
 import type { Entity, Model, RootAlias } from '../../model/types.js';
+import { aggregateArgs } from './aggregate.js';
 import { listArgs } from './args.js';
 import { ext, type ArgMeta, type FieldMeta } from './meta.js';
 import { TypeRegistry } from './registry.js';
@@ -53,6 +54,12 @@ function entityRootFields(reg: TypeRegistry, entity: Entity, fields: Fields): vo
     args: listArgs(reg, entity, 'connection'),
     extensions: m('connection'),
   };
+  fields[reg.name(n.aggregate)] = {
+    type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(reg.aggregateType(entity)))),
+    description: `Aggregates over ${entity.plural}: one object per group (group_by), with count, sum, avg, min, max.`,
+    args: aggregateArgs(reg, entity),
+    extensions: m('aggregate'),
+  };
   fields[reg.name(n.byIds)] = {
     type: new GraphQLNonNull(new GraphQLList(t)),
     description: `${entity.typeName} rows by id, in the order of \`ids\`, null where absent or not visible.`,
@@ -74,7 +81,7 @@ function aliasRootField(reg: TypeRegistry, alias: RootAlias, fields: Fields): vo
     if (!f) throw new Error(`Root alias '${alias.name}' names unknown column '${column}' of '${entity.name}'`);
     required[reg.name(column)] = {
       type: new GraphQLNonNull(baseType(reg, f)),
-      description: `Only rows whose ${column} equals this value.`,
+      description: `Only rows whose ${reg.name(column)} equals this value.`,
       extensions: ext<ArgMeta>({ role: 'eq', column, type: f.type }),
     };
   }
@@ -83,7 +90,7 @@ function aliasRootField(reg: TypeRegistry, alias: RootAlias, fields: Fields): vo
   for (const snake of ['filter', 'order_by', 'limit', 'offset']) shared[reg.name(snake)] = all[reg.name(snake)];
   fields[reg.name(alias.name)] = {
     type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(reg.objectType(entity)))),
-    description: alias.description ?? `${entity.typeName} rows selected by ${alias.args.join(', ')}.`,
+    description: alias.description ?? `${entity.typeName} rows selected by ${alias.args.map((a) => reg.name(a)).join(', ')}.`,
     args: { ...required, ...shared },
     extensions: ext<FieldMeta>({ kind: 'alias', entity: entity.name }),
   };

@@ -1,7 +1,8 @@
 /**
  * Filter input types (SPEC G-4): per-type operator inputs (`StringFilter`, `IntFilter`, `TrialStatusFilter`, ...)
- * and per-entity `<Type>Filter` inputs combining column conditions, `and` / `or` / `not`, to-one relation
- * filters (nested `<Target>Filter`) and to-many quantifiers (`<Target>ToManyFilter { some every none }`).
+ * holding the operators of the shared table in `src/query/operators.ts` (REST reads the same table), and
+ * per-entity `<Type>Filter` inputs combining column conditions, `and` / `or` / `not`, to-one relation filters
+ * (nested `<Target>Filter`) and to-many quantifiers (`<Target>ToManyFilter { some every none }`).
  */
 import {
   GraphQLBoolean,
@@ -13,69 +14,42 @@ import {
   type GraphQLInputType,
 } from 'graphql';
 import type { Entity, Field } from '../../model/types.js';
+import { operandShape, operatorDescription, operatorsFor } from '../../query/operators.js';
 import type { CompareOp } from '../../query/plan.js';
 import { ext, type FilterFieldMeta } from './meta.js';
 import type { TypeRegistry } from './registry.js';
-import { GraphQLJSON } from './scalars.js';
 import { baseType, isIdColumn } from './types.js';
 
-const EQUALITY: readonly CompareOp[] = ['eq', 'ne', 'in', 'not_in', 'is_null'];
-const ORDERED: readonly CompareOp[] = ['eq', 'ne', 'in', 'not_in', 'lt', 'lte', 'gt', 'gte', 'is_null'];
-const STRING: readonly CompareOp[] = [...ORDERED, 'like', 'ilike', 'starts_with', 'contains'];
-
-const OP_DESCRIPTIONS: Record<CompareOp, string> = {
-  eq: 'Equal to.',
-  ne: 'Not equal to (rows where the field is null do not match).',
-  in: 'Equal to one of these values.',
-  not_in: 'Equal to none of these values.',
-  lt: 'Less than.',
-  lte: 'Less than or equal to.',
-  gt: 'Greater than.',
-  gte: 'Greater than or equal to.',
-  is_null: 'true: only rows where the field is null; false: only rows where it is not.',
-  like: 'SQL LIKE pattern (case-sensitive; % and _ are wildcards).',
-  ilike: 'SQL ILIKE pattern (case-insensitive).',
-  starts_with: 'Starts with this text (case-sensitive, no wildcards).',
-  contains: 'Contains this value.',
-  has_key: 'The JSON object has this top-level key.',
-  overlaps: 'Has at least one element in common with this list.',
-};
-
-interface OpFamily {
-  /** Type name prefix (`String` → `StringFilter`). */
-  readonly key: string;
-  readonly ops: readonly CompareOp[];
-}
-
-function family(reg: TypeRegistry, field: Field): OpFamily | undefined {
-  if (isIdColumn(field)) return { key: 'ID', ops: EQUALITY };
+/** Type-name prefix of a field's operator input (`String` → `StringFilter`); one input per prefix. */
+function familyKey(reg: TypeRegistry, field: Field): string | undefined {
+  if (isIdColumn(field)) return 'ID';
   switch (field.type) {
     case 'string':
     case 'text':
-      return { key: 'String', ops: STRING };
+      return 'String';
     case 'int':
-      return { key: 'Int', ops: ORDERED };
+      return 'Int';
     case 'bigint':
-      return { key: 'BigInt', ops: ORDERED };
+      return 'BigInt';
     case 'float':
-      return { key: 'Float', ops: ORDERED };
+      return 'Float';
     case 'decimal':
-      return { key: 'Decimal', ops: ORDERED };
+      return 'Decimal';
     case 'datetime':
-      return { key: 'DateTime', ops: ORDERED };
+      return 'DateTime';
     case 'date':
-      return { key: 'Date', ops: ORDERED };
+      return 'Date';
     case 'boolean':
-      return { key: 'Boolean', ops: ['eq', 'ne', 'is_null'] };
+      return 'Boolean';
     case 'uuid':
-      return { key: 'UUID', ops: EQUALITY };
+      return 'UUID';
     case 'json':
-      return { key: 'JSON', ops: ['contains', 'has_key', 'is_null', 'eq', 'ne'] };
+      return 'JSON';
     case 'string[]':
-      return { key: 'StringList', ops: ['contains', 'overlaps', 'is_null'] };
+      return 'StringList';
     case 'enum':
       // Ranges compare in declared order (SPEC G-4; the SQL layer casts the operand to the enum type).
-      return { key: reg.enumType(field).name, ops: ORDERED };
+      return reg.enumType(field).name;
     default:
       return undefined; // vectors are searched with `nearest`, not filtered
   }
@@ -83,23 +57,15 @@ function family(reg: TypeRegistry, field: Field): OpFamily | undefined {
 
 function operandType(reg: TypeRegistry, field: Field, op: CompareOp): GraphQLInputType {
   const base = baseType(reg, field);
-  switch (op) {
-    case 'is_null':
+  switch (operandShape(field, op)) {
+    case 'boolean':
       return GraphQLBoolean;
-    case 'in':
-    case 'not_in':
+    case 'values':
       return new GraphQLList(new GraphQLNonNull(base));
-    case 'like':
-    case 'ilike':
-    case 'starts_with':
-    case 'has_key':
+    case 'text':
       return GraphQLString;
-    case 'contains':
-      if (field.type === 'json') return GraphQLJSON;
-      if (field.type === 'string[]') return base;
-      return GraphQLString;
-    default:
-      return base; // eq ne lt lte gt gte; overlaps on string[] is the list type itself
+    case 'value':
+      return base; // for json the JSON scalar; for string[] the list type itself
   }
 }
 
@@ -112,17 +78,18 @@ export function buildOperatorFilter(
   field: Field,
   once: (key: string, create: () => GraphQLInputObjectType) => GraphQLInputObjectType,
 ): GraphQLInputObjectType | undefined {
-  const fam = family(reg, field);
-  if (!fam) return undefined;
-  return once(fam.key, () => {
+  const key = familyKey(reg, field);
+  const ops = operatorsFor(field);
+  if (!key || ops.length === 0) return undefined;
+  return once(key, () => {
     const fields: GraphQLInputFieldConfigMap = {};
-    for (const op of fam.ops) {
+    for (const op of ops) {
       const m: FilterFieldMeta = { kind: 'op', op };
-      fields[reg.name(op)] = { type: operandType(reg, field, op), description: OP_DESCRIPTIONS[op], extensions: ext(m) };
+      fields[reg.name(op)] = { type: operandType(reg, field, op), description: operatorDescription(field, op), extensions: ext(m) };
     }
     return new GraphQLInputObjectType({
-      name: `${fam.key}Filter`,
-      description: `Conditions on a ${fam.key} field; several operators in one object must all hold.`,
+      name: `${key}Filter`,
+      description: `Conditions on a ${key} field; several operators in one object must all hold.`,
       fields,
     });
   });

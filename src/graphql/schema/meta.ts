@@ -5,7 +5,7 @@
  * the metadata.
  */
 import type { FieldType } from '../../model/types.js';
-import type { CompareOp } from '../../query/plan.js';
+import type { AggregateFn, CompareOp } from '../../query/plan.js';
 
 /** What an output field is. */
 export type FieldMeta =
@@ -15,12 +15,16 @@ export type FieldMeta =
       readonly kind: 'to_many';
       readonly relation: string;
       readonly target: string;
-      readonly shape: 'many' | 'list' | 'connection';
+      readonly shape: 'many' | 'list' | 'connection' | 'aggregate';
     }
   | {
       readonly kind: 'root';
       readonly entity: string;
-      readonly shape: 'one' | 'many' | 'list' | 'connection' | 'by_ids';
+      readonly shape: 'one' | 'many' | 'list' | 'connection' | 'by_ids' | 'aggregate';
+    }
+  | {
+      /** `_rank` / `_distance` of a row under the enclosing list's `search` / `nearest` (SPEC G-6). */
+      readonly kind: 'rank' | 'distance';
     }
   | {
       /** A declared root alias (`trial_metrics(trial_id)`): a list of `entity` with required equality args. */
@@ -42,11 +46,37 @@ export type FieldMeta =
         | 'has_previous_page'
         | 'start_cursor'
         | 'end_cursor';
+    }
+  | {
+      /** A field of `<Type>Aggregate`: the group's `key`, its `count`, or one function's object (`sum { ... }`). */
+      readonly kind: 'aggregate';
+      readonly role: 'key' | 'count' | AggregateFn;
+    }
+  | {
+      /** A field of `<Type>AggregateKey`: the value of the group key `name` (a `GroupKey.name`). */
+      readonly kind: 'group_key';
+      readonly name: string;
     };
 
 /** What an argument is. */
 export type ArgMeta =
   | { readonly role: 'filter' | 'order_by' | 'limit' | 'offset' | 'first' | 'after' | 'last' | 'before' | 'id' | 'ids' }
+  | {
+      /** Full-text query (`search: String`, SPEC G-6) on lists, connections and aggregates. */
+      readonly role: 'search';
+    }
+  | {
+      /** Similarity search (`nearest: <Type>Nearest`, SPEC G-6) on lists and connections. */
+      readonly role: 'nearest';
+    }
+  | {
+      /** Aggregates: `group_by` (a list of `<Type>GroupBy` values whose internal values are `GroupKey`s). */
+      readonly role: 'group_by';
+    }
+  | {
+      /** Aggregates: `order_by: [<Type>AggregateOrderBy!]` (fields carry `AggregateOrderFieldMeta`). */
+      readonly role: 'aggregate_order_by';
+    }
   | {
       /** Shorthand equality on a column (`experiment_id: ID`), or a required alias argument. */
       readonly role: 'eq';
@@ -67,6 +97,25 @@ export interface OrderFieldMeta {
   readonly kind: 'order';
   readonly column: string;
 }
+
+/** An input field of `<Entity>OrderBy` that nests the ordering of a to-one relation's target (SPEC G-5). */
+export interface OrderRelationMeta {
+  readonly kind: 'order_relation';
+  readonly relation: string;
+}
+
+/** What an input field of `<Type>Nearest` (a vector column) or of `VectorNearest` (one of its parts) is. */
+export type NearestFieldMeta =
+  | { readonly kind: 'nearest_field'; readonly column: string }
+  | { readonly kind: 'nearest_arg'; readonly role: 'vector' | 'metric' | 'max_distance' };
+
+/**
+ * What an input field of `<Type>AggregateOrderBy` (`count`, `key`, `sum`, ...) or of `<Type>AggregateKeyOrderBy`
+ * (one per group key) is. Fields of the per-function inputs (`<Type>AggregateSumOrderBy`) are `OrderFieldMeta`.
+ */
+export type AggregateOrderFieldMeta =
+  | { readonly kind: 'aggregate_order'; readonly target: 'count' | 'key' | AggregateFn }
+  | { readonly kind: 'group_order'; readonly name: string };
 
 /** Shape of `extensions` on generated elements. */
 export interface LatticeExtensions<M> {

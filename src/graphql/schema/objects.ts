@@ -4,6 +4,7 @@
  */
 import {
   GraphQLBoolean,
+  GraphQLFloat,
   GraphQLInt,
   GraphQLList,
   GraphQLNonNull,
@@ -13,7 +14,9 @@ import {
 } from 'graphql';
 import { relationShapes } from '../../model/inflection.js';
 import type { Entity, Relation } from '../../model/types.js';
+import { aggregateArgs } from './aggregate.js';
 import { listArgs } from './args.js';
+import { hasSearchableFields, hasVectorFields } from './nearest.js';
 import { ext, type FieldMeta } from './meta.js';
 import type { TypeRegistry } from './registry.js';
 import { columnOutputType } from './types.js';
@@ -61,9 +64,36 @@ function relationFields(reg: TypeRegistry, entity: Entity, rel: Relation, fields
     args: listArgs(reg, target, 'connection'),
     extensions: meta({ ...base, shape: 'connection' }),
   };
+  fields[reg.name(names.aggregate)] = {
+    type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(reg.aggregateType(target)))),
+    description: `Aggregates over the ${target.plural} of this ${entity.name}: one object per group.`,
+    args: aggregateArgs(reg, target),
+    extensions: meta({ ...base, shape: 'aggregate' }),
+  };
 }
 
-/** `Trial`: every column as a scalar field, then every relation (to-one object; to-many in three shapes). */
+/**
+ * `_rank` (entities with searchable fields) and `_distance` (entities with vector fields), SPEC G-6. Their names
+ * are the same under every naming (a leading underscore cannot clash with a snake_case field).
+ */
+function scoreFields(entity: Entity, fields: Fields): void {
+  if (hasSearchableFields(entity)) {
+    fields._rank = {
+      type: GraphQLFloat,
+      description: 'Full-text rank (ts_rank) of this row under the enclosing list\'s `search`; higher is better. Null without `search`.',
+      extensions: meta({ kind: 'rank' }),
+    };
+  }
+  if (hasVectorFields(entity)) {
+    fields._distance = {
+      type: GraphQLFloat,
+      description: 'Distance of this row\'s vector to the enclosing list\'s `nearest` vector (smaller is nearer). Null without `nearest`.',
+      extensions: meta({ kind: 'distance' }),
+    };
+  }
+}
+
+/** `Trial`: every column as a scalar field, then every relation (to-one object; to-many in four shapes, `_aggregate` included). */
 export function buildObjectType(reg: TypeRegistry, entity: Entity): GraphQLObjectType {
   return new GraphQLObjectType({
     name: entity.typeName,
@@ -78,6 +108,7 @@ export function buildObjectType(reg: TypeRegistry, entity: Entity): GraphQLObjec
           extensions: meta({ kind: 'column', column: f.column, type: f.type }),
         };
       }
+      scoreFields(entity, fields);
       for (const rel of entity.relations.values()) relationFields(reg, entity, rel, fields);
       return fields;
     },

@@ -3,7 +3,7 @@
  */
 import { GraphQLEnumType, GraphQLInputObjectType, type GraphQLInputFieldConfigMap } from 'graphql';
 import type { Entity, Field } from '../../model/types.js';
-import { ext, type OrderFieldMeta } from './meta.js';
+import { ext, type OrderFieldMeta, type OrderRelationMeta } from './meta.js';
 import type { TypeRegistry } from './registry.js';
 import { isOrderable } from './types.js';
 
@@ -35,11 +35,15 @@ export function buildOrderDirection(): GraphQLEnumType {
   });
 }
 
-/** `<Type>OrderBy`: one optional field per orderable column; each list item must set exactly one. */
+/**
+ * `<Type>OrderBy`: one optional field per orderable column, and one per to-one relation typed as the target's
+ * `<Target>OrderBy` (SPEC G-5: `{ trial: { experiment: { name: DESC } } }` orders by the trial's experiment's
+ * name). Each list item, and each nested level, must set exactly one field.
+ */
 export function buildOrderBy(reg: TypeRegistry, entity: Entity): GraphQLInputObjectType {
   return new GraphQLInputObjectType({
     name: `${entity.typeName}OrderBy`,
-    description: `One sort key over ${entity.plural}: set exactly one field per item of order_by.`,
+    description: `One sort key over ${entity.plural}: set exactly one field per item of order_by (to-one relations nest).`,
     fields: () => {
       const fields: GraphQLInputFieldConfigMap = {};
       for (const f of entity.fields) {
@@ -47,6 +51,16 @@ export function buildOrderBy(reg: TypeRegistry, entity: Entity): GraphQLInputObj
         fields[reg.name(f.column)] = {
           type: reg.orderDirection(),
           extensions: ext<OrderFieldMeta>({ kind: 'order', column: f.column }),
+        };
+      }
+      for (const rel of entity.relations.values()) {
+        if (rel.kind !== 'to-one') continue;
+        const name = reg.name(rel.name);
+        if (fields[name]) continue; // a column of the same name wins (cannot happen with model-validated names)
+        fields[name] = {
+          type: reg.orderByType(reg.entity(rel.target)),
+          description: `Order by a field of the related ${rel.target} (null when there is none).`,
+          extensions: ext<OrderRelationMeta>({ kind: 'order_relation', relation: rel.name }),
         };
       }
       return fields;

@@ -5,9 +5,11 @@
 import type { GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType } from 'graphql';
 import { fieldName, pascalCase, type Naming } from '../../model/inflection.js';
 import type { Entity, Field, Model } from '../../model/types.js';
+import { buildAggregateOrderBy, buildAggregateType, buildGroupByEnum } from './aggregate.js';
 import { buildEntityFilter, buildOperatorFilter } from './filters.js';
 import { buildConnectionType, buildEdgeType, buildListType, buildObjectType, buildPageInfoType } from './objects.js';
 import { buildEnumType, buildOrderBy, buildOrderDirection } from './order.js';
+import { buildNearestInput, buildVectorMetric, buildVectorNearest } from './nearest.js';
 
 export class TypeRegistry {
   readonly model: Model;
@@ -77,6 +79,36 @@ export class TypeRegistry {
   /** `OrderDirection { ASC DESC ASC_NULLS_FIRST ... }`. */
   orderDirection(): GraphQLEnumType {
     return this.once('orderdirection', () => buildOrderDirection());
+  }
+
+  /** `TrialAggregate { key count count_distinct sum avg min max }` (with its key and function types). */
+  aggregateType(entity: Entity): GraphQLObjectType {
+    return this.once(`aggregate:${entity.typeName}`, () => buildAggregateType(this, entity));
+  }
+
+  /** `enum TrialGroupBy`: the group keys of aggregates over an entity. */
+  groupByType(entity: Entity): GraphQLEnumType {
+    return this.once(`groupby:${entity.typeName}`, () => buildGroupByEnum(this, entity));
+  }
+
+  /** `TrialAggregateOrderBy` (with its key and per-function inputs). */
+  aggregateOrderByType(entity: Entity): GraphQLInputObjectType {
+    return this.once(`aggorderby:${entity.typeName}`, () => buildAggregateOrderBy(this, entity));
+  }
+
+  /** `DocumentNearest`: one `VectorNearest` per vector field (SPEC G-6). */
+  nearestType(entity: Entity): GraphQLInputObjectType {
+    return this.once(`nearest:${entity.typeName}`, () => buildNearestInput(this, entity));
+  }
+
+  /** The shared `VectorNearest { vector metric max_distance }`. */
+  vectorNearest(): GraphQLInputObjectType {
+    return this.once('vectornearest', () => buildVectorNearest(this));
+  }
+
+  /** The shared `enum VectorMetric { COSINE L2 INNER_PRODUCT }`. */
+  vectorMetric(): GraphQLEnumType {
+    return this.once('vectormetric', () => buildVectorMetric());
   }
 
   /** GraphQL enum type of an enum field (`TrialStatus`), shared by fields with the same `enumName`. */

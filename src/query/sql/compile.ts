@@ -6,15 +6,24 @@
  *
  * Layout: `SELECT json_build_object('<key>', (<root sub-query>), ...)::text AS data` where each root is a
  * scalar sub-query (`list.ts`, `connection.ts`) and every nested relation a correlated sub-query
- * (`object.ts`); filters in `filter.ts`, ordering in `order.ts`, keyset cursors in `keyset.ts`.
+ * (`object.ts`); the rows of list-like nodes (filter, `search`, `nearest`, scores) in `rows.ts` with
+ * `filter.ts`, `search.ts`, `nearest.ts`; ordering in `order.ts` (keys decided by `src/query/order.ts`, to-one
+ * paths by `path.ts`); keyset cursors in `keyset.ts`.
  */
 import type { Model } from '../../model/types.js';
 import type { OperationPlan, RootNode } from '../plan.js';
-import { CompileContext } from './context.js';
+import { CompileContext, type CompileOptions } from './context.js';
 import { aggregateSql } from './aggregate.js';
 import { connectionSql } from './connection.js';
 import { jsonObject, textConst } from './json.js';
 import { byIdsSql, listPageSql, listSql, objectSql } from './list.js';
+
+/**
+ * Gate of statements with a similarity search on pgvector ≥ 0.8: switches `hnsw.iterative_scan` to
+ * `strict_order` for the rest of the transaction, so HNSW index scans under a filter return every row asked
+ * for, in exact distance order (up to `hnsw.max_scan_tuples`, 20,000 by default).
+ */
+const ITERATIVE_SCAN = `(SELECT set_config('hnsw.iterative_scan', 'strict_order', true)) IS NOT NULL`;
 
 /** SQL text and its bind parameters (`params[0]` is `$1`). */
 export interface CompiledQuery {
@@ -41,17 +50,25 @@ function rootSql(ctx: CompileContext, node: RootNode): string {
   }
 }
 
+export type { CompileOptions, VectorStorage } from './context.js';
+export { DEFAULT_COMPILE_OPTIONS } from './context.js';
+
 /**
  * Compile a read operation.
  * @param model the running model (names in the plan are resolved against it)
  * @param plan roots and tenant scope
+ * @param options what the database offers: how vectors are stored (`readCompileOptions` in
+ *        `src/db/migrate/index.ts`, decided once at server start); default pgvector
  * @returns one statement yielding one row `{ data: string }` (JSON text)
- * @throws LatticeError BAD_USER_INPUT for invalid arguments (negative limits, first+last, bad operands);
- *         INTERNAL when the plan names something the model does not have.
+ * @throws LatticeError BAD_USER_INPUT for invalid arguments (negative limits, first+last, bad operands, search
+ *         on an entity without searchable fields, a bad `nearest`); INTERNAL when the plan names something the
+ *         model does not have.
  */
-export function compileRead(model: Model, plan: OperationPlan): CompiledQuery {
-  const ctx = new CompileContext(model, plan.scope);
+export function compileRead(model: Model, plan: OperationPlan, options?: CompileOptions): CompiledQuery {
+  const ctx = new CompileContext(model, plan.scope, options);
   const pairs = plan.roots.map((r) => [r.responseKey, rootSql(ctx, r.node)] as const);
-  const text = `SELECT (${jsonObject(ctx, pairs)})::text AS data`;
+  let text = `SELECT (${jsonObject(ctx, pairs)})::text AS data`;
+  // A one-time filter runs before the output (and so before any index scan of the sub-queries) starts.
+  if (ctx.usesNearest && ctx.options.vectors === 'pgvector' && ctx.options.hnswIterativeScan) text += ` WHERE ${ITERATIVE_SCAN}`;
   return { text, params: ctx.params.values };
 }

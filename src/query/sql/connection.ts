@@ -3,20 +3,23 @@
  * `total_count`, compiled into one scalar sub-query.
  *
  * Algorithm (as in pg_graphql / PostGraphile): the page rows are selected in a derived table filtered by the
- * connection's filter and the `after`/`before` keyset predicates, in fetch order (the ordering for `first`,
- * the reversed ordering for `last`), limited to n + 1 rows and numbered with `row_number()`. Rows numbered
- * ≤ n form the page; the (n+1)th only tells whether there is a next page (`first`) or a previous page
- * (`last`). A flag not decided that way is an EXISTS on the other side of the cursor given (`after` for
- * has_previous_page, `before` for has_next_page; inclusive of the cursor row), false without one. Arrays are aggregated in the forward
- * ordering whatever the fetch direction; `total_count` counts the filter's rows, ignoring cursors and limits.
+ * connection's filter, search and nearest (`rows.ts`) and the `after`/`before` keyset predicates, in fetch
+ * order (the ordering for `first`, the reversed ordering for `last`), limited to n + 1 rows and numbered with
+ * `row_number()`. Rows numbered ≤ n form the page; the (n+1)th only tells whether there is a next page
+ * (`first`) or a previous page (`last`). A flag not decided that way is an EXISTS on the other side of the
+ * cursor given (`after` for has_previous_page, `before` for has_next_page; inclusive of the cursor row), false
+ * without one. Arrays are aggregated in the forward ordering whatever the fetch direction; `total_count`
+ * counts the rows matching filter, search and nearest, ignoring cursors and limits. Keys may be columns,
+ * to-one path values, rank or distance (`src/query/order.ts`); cursors carry their values.
  */
 import type { ConnectionNode, Cursor } from '../plan.js';
 import { badInput } from '../../errors.js';
-import { and, openSource, type CompileContext, type Correlation } from './context.js';
+import { effectiveOrder, reverseOrder } from '../order.js';
+import { and, type CompileContext, type Correlation } from './context.js';
 import { jsonObject, textConst } from './json.js';
 import { afterCursor, beforeCursor, cursorSql } from './keyset.js';
-import { conditions, countSql } from './list.js';
-import { effectiveOrder, orderSql, reverseOrder } from './order.js';
+import { orderSql, reverseKeys, sqlKeys } from './order.js';
+import { bindRows, countRows, deriveRows, derivedSelect, openRows } from './rows.js';
 import { selectionJson } from './object.js';
 
 /** Name of the row-number column of the page's derived table. */
@@ -24,7 +27,7 @@ const RN = '"__lattice_rn"';
 
 /** Compile a connection node; `corr` correlates it with a parent row when nested. */
 export function connectionSql(ctx: CompileContext, node: ConnectionNode, corr?: Correlation): string {
-  const { first, last, after, before, filter } = node.args;
+  const { first, last, after, before } = node.args;
   if (first !== undefined && last !== undefined) {
     throw badInput('Pass either "first" or "last" to a connection, not both.');
   }
@@ -33,48 +36,54 @@ export function connectionSql(ctx: CompileContext, node: ConnectionNode, corr?: 
   }
   const backward = last !== undefined;
   const n = backward ? last : first;
-  const src = openSource(ctx, node.entity, corr);
-  const entity = src.entity;
-  const a = src.alias;
-  const keys = effectiveOrder(entity, node.args.orderBy);
-  const fetchKeys = backward ? reverseOrder(keys) : keys;
+  const rows = bindRows(ctx, node.entity, node.args, corr);
+  const read = openRows(ctx, rows);
+  const entity = read.src.entity;
+  const a = read.src.alias;
+  const keys = effectiveOrder(ctx.model, entity, node.args);
+  const d = deriveRows(ctx, read, backward ? reverseOrder(keys) : keys);
+  // `d` is in fetch order; the forward keys on both sides:
+  const innerKeys = backward ? reverseKeys(d.inner) : d.inner;
+  const outerKeys = backward ? reverseKeys(d.outer) : d.outer;
 
-  const conds = conditions(ctx, src, filter);
-  if (after) conds.push(afterCursor(ctx, entity, a, keys, after));
-  if (before) conds.push(beforeCursor(ctx, entity, a, keys, before));
+  const conds = [...read.conds];
+  if (after) conds.push(afterCursor(ctx, innerKeys, after));
+  if (before) conds.push(beforeCursor(ctx, innerKeys, before));
   let inner: string;
   if (n === undefined) {
-    inner = `SELECT ${a}.* FROM ${src.from} WHERE ${and(conds)}`;
+    inner = `SELECT ${derivedSelect(read, d)} FROM ${read.src.from} WHERE ${and(conds)}`;
   } else {
-    const fetchOrder = orderSql(a, fetchKeys);
+    const fetchOrder = orderSql(d.inner);
     inner =
-      `SELECT ${a}.*, row_number() OVER (ORDER BY ${fetchOrder}) AS ${RN} FROM ${src.from} ` +
+      `SELECT ${derivedSelect(read, d)}, row_number() OVER (ORDER BY ${fetchOrder}) AS ${RN} FROM ${read.src.from} ` +
       `WHERE ${and(conds)} ORDER BY ${fetchOrder} LIMIT ${ctx.params.add(n + 1, 'int8')}`;
   }
-  const order = orderSql(a, keys);
+  const order = orderSql(outerKeys);
   // Parameters are added only when used: PostgreSQL cannot type a parameter the text never mentions.
   let nRef: string | undefined;
   const nParam = () => (nRef ??= ctx.params.add(n, 'int8'));
   const inPage = () => (n === undefined ? '' : ` FILTER (WHERE ${a}.${RN} <= ${nParam()})`);
   const extraRow = () => (n === undefined ? 'false' : `count(*) > ${nParam()}`);
   let cursorExpr: string | undefined;
-  const cursor = () => (cursorExpr ??= cursorSql(ctx, entity, a, keys));
-  /** Whether a row exists on the far side of a given cursor (inclusive), under the same filter. */
+  const cursor = () => (cursorExpr ??= cursorSql(ctx, entity, outerKeys, node.args));
+  /** Whether a row exists on the far side of a given cursor (inclusive), under the same rows. */
   const existsBeyond = (c: Cursor | undefined, side: 'after' | 'before'): string => {
     if (!c) return 'false';
-    const s = openSource(ctx, node.entity, corr);
-    const cond = side === 'after' ? afterCursor(ctx, entity, s.alias, keys, c, true) : beforeCursor(ctx, entity, s.alias, keys, c, true);
-    return `EXISTS (SELECT 1 FROM ${s.from} WHERE ${and([...conditions(ctx, s, filter), cond])})`;
+    const r = openRows(ctx, rows);
+    const k = sqlKeys(ctx, entity, r.src.alias, keys, r.scores);
+    const cond = side === 'after' ? afterCursor(ctx, k, c, true) : beforeCursor(ctx, k, c, true);
+    return `EXISTS (SELECT 1 FROM ${r.src.from} WHERE ${and([...r.conds, cond])})`;
   };
+  const selection = (s: Parameters<typeof selectionJson>[3]) => selectionJson(ctx, entity, a, s, d.scores);
 
   const pairs = node.fields.map((f) => {
     switch (f.kind) {
       case 'total_count':
-        return [f.responseKey, countSql(ctx, node.entity, corr, filter)] as const;
+        return [f.responseKey, countRows(ctx, rows)] as const;
       case 'typename':
         return [f.responseKey, textConst(ctx, f.value)] as const;
       case 'nodes': {
-        const obj = selectionJson(ctx, entity, a, f.selection);
+        const obj = selection(f.selection);
         return [f.responseKey, `coalesce(json_agg(${obj} ORDER BY ${order})${inPage()}, '[]'::json)`] as const;
       }
       case 'edges': {
@@ -85,7 +94,7 @@ export function connectionSql(ctx: CompileContext, node: ConnectionNode, corr?: 
               case 'cursor':
                 return [e.responseKey, cursor()] as const;
               case 'node':
-                return [e.responseKey, selectionJson(ctx, entity, a, e.selection)] as const;
+                return [e.responseKey, selection(e.selection)] as const;
               case 'typename':
                 return [e.responseKey, textConst(ctx, e.value)] as const;
             }
@@ -107,7 +116,7 @@ export function connectionSql(ctx: CompileContext, node: ConnectionNode, corr?: 
               case 'start_cursor':
                 return [p.responseKey, `(array_agg(${cursor()} ORDER BY ${order})${inPage()})[1]`] as const;
               case 'end_cursor':
-                return [p.responseKey, `(array_agg(${cursor()} ORDER BY ${orderSql(a, reverseOrder(keys))})${inPage()})[1]`] as const;
+                return [p.responseKey, `(array_agg(${cursor()} ORDER BY ${orderSql(reverseKeys(outerKeys))})${inPage()})[1]`] as const;
             }
           }),
         );

@@ -9,14 +9,40 @@ import { internal } from '../../errors.js';
 import { qualified, quoteIdent } from './ident.js';
 import { ParamContext } from './params.js';
 
+/**
+ * How the database stores `vector` fields (SPEC S-5): `pgvector` — `vector(n)` columns compared with the
+ * `<=>`, `<->`, `<#>` operators (HNSW indexes usable); `array` — `real[]` columns compared with the SQL
+ * functions `lattice.vec_*` (exact, no index). Decided once per database (`readCompileOptions` in
+ * `src/db/migrate/index.ts`), since it is what `migrate` created.
+ */
+export type VectorStorage = 'pgvector' | 'array';
+
+/** What the compiler needs to know about the target database (`readCompileOptions` reads it). */
+export interface CompileOptions {
+  readonly vectors: VectorStorage;
+  /**
+   * pgvector ≥ 0.8: a statement using a similarity search first sets `hnsw.iterative_scan = strict_order`
+   * (transaction-local), so an HNSW index scan whose rows a filter (the tenant scope, `filter`, `max_distance`)
+   * removes keeps scanning instead of returning fewer rows than asked (`ef_search`, 40 by default, would
+   * otherwise cap the candidates). See `compileRead`.
+   */
+  readonly hnswIterativeScan?: boolean;
+}
+
+/** pgvector 0.8 (PGlite, the default database, ships it). */
+export const DEFAULT_COMPILE_OPTIONS: CompileOptions = { vectors: 'pgvector', hnswIterativeScan: true };
+
 /** State of one compilation. */
 export class CompileContext {
   readonly params = new ParamContext();
   private aliasCount = 0;
+  /** Set when the statement orders or filters by a vector distance (see `CompileOptions.hnswIterativeScan`). */
+  usesNearest = false;
 
   constructor(
     readonly model: Model,
     readonly scope: Scope,
+    readonly options: CompileOptions = DEFAULT_COMPILE_OPTIONS,
   ) {}
 
   /** A fresh table alias (`t1`, `t2`, ...), unique within the statement. */

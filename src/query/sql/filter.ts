@@ -7,8 +7,9 @@
  * the tenant predicate too, so a relation filter can never observe another project's rows.
  */
 import type { Entity, Field } from '../../model/types.js';
-import type { Filter } from '../plan.js';
+import type { CompareOp, Filter } from '../plan.js';
 import { badInput } from '../../errors.js';
+import { operatorsFor, supportsOperator } from '../operators.js';
 import { and, col, openSource, type CompileContext } from './context.js';
 import { checkUuid, columnSqlType, scalarSqlType } from './params.js';
 
@@ -62,8 +63,20 @@ function requireString(field: Field, op: string, value: unknown): string {
   return value;
 }
 
-/** One comparison `column <op> value`. */
-function compileCompare(ctx: CompileContext, field: Field, alias: string, op: string, value: unknown): string {
+/**
+ * One comparison `column <op> value`, for the operators `src/query/operators.ts` allows on the field's type.
+ * Operands are bind parameters cast to the column's type (`$n::timestamptz`, `$n::text[]`, `$n::jsonb[]`);
+ * enums compare as text except for ranges, which use the enum type (declared order).
+ */
+function compileCompare(ctx: CompileContext, field: Field, alias: string, op: CompareOp, value: unknown): string {
+  if (!supportsOperator(field, op)) {
+    const ops = operatorsFor(field);
+    throw badInput(
+      ops.length === 0
+        ? `${field.column} (a ${field.type} field) cannot be filtered${field.type === 'vector' ? '; use nearest to search by similarity' : ''}.`
+        : `Filter "${op}" does not apply to ${field.column} (a ${field.type} field); use one of: ${ops.join(', ')}.`,
+    );
+  }
   const isEnum = field.type === 'enum';
   // Enums compare as text for equality and patterns, and as the enum type (declared order) for ranges.
   const c = isEnum ? `${col(alias, field.column)}::text` : col(alias, field.column);

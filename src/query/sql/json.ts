@@ -55,8 +55,9 @@ export function isoTimestamp(expr: string): string {
  *   precision in JavaScript clients — documented limitation),
  * - `datetime` → ISO-8601 UTC string with microseconds (independent of the session TimeZone/DateStyle),
  * - `json` → the JSON value itself, `string[]` → JSON array, others → `to_json` semantics
- *   (uuid/enum/text/date → string, int/float → number, boolean → boolean). Vectors are not specially
- *   handled yet (pgvector's value becomes its text form).
+ *   (uuid/enum/text/date → string, int/float → number, boolean → boolean),
+ * - `vector` → JSON array of numbers under both storages (SPEC S-5): `col::real[]` is pgvector's own cast of
+ *   `vector(n)` (and a no-op on `real[]` columns); `real` values print as the shortest exact decimal.
  */
 export function columnJson(alias: string, field: Field): string {
   const c = col(alias, field.column);
@@ -65,6 +66,8 @@ export function columnJson(alias: string, field: Field): string {
       return `${c}::text`;
     case 'datetime':
       return isoTimestamp(c);
+    case 'vector':
+      return `to_json(${c}::real[])`;
     default:
       return c;
   }

@@ -2,13 +2,15 @@
  * Row-set nodes: one object by id, a list, an offset page with total count, and a batch lookup by ids.
  * Each compiles to one scalar sub-query returning `json`.
  */
-import type { ByIdsNode, Filter, ListNode, ListPageNode, ObjectNode } from '../plan.js';
+import type { ByIdsNode, Filter, ListArgs, ListNode, ListPageNode, ObjectNode, Selection } from '../plan.js';
 import { badInput } from '../../errors.js';
+import { effectiveOrder } from '../order.js';
 import { and, col, openSource, type CompileContext, type Correlation, type Source } from './context.js';
 import { compileFilter } from './filter.js';
 import { jsonObject, textConst } from './json.js';
 import { checkUuid } from './params.js';
-import { effectiveOrder, orderSql } from './order.js';
+import { orderSql } from './order.js';
+import { bindRows, countRows, deriveRows, derivedSelect, openRows, type RowsBinding } from './rows.js';
 import { selectionJson } from './object.js';
 
 /** Predicates of a source plus the compiled filter, if any. */
@@ -22,43 +24,56 @@ function checkCount(name: string, n: number | undefined): void {
 
 /** `(SELECT count(*) FROM ... WHERE scope, correlation, filter)`: a JSON number. */
 export function countSql(ctx: CompileContext, entity: string, corr: Correlation | undefined, filter: Filter | undefined): string {
-  const src = openSource(ctx, entity, corr);
-  return `(SELECT count(*) FROM ${src.from} WHERE ${and(conditions(ctx, src, filter))})`;
+  return countRows(ctx, bindRows(ctx, entity, { filter }, corr));
 }
 
 /**
- * A list: JSON array of objects in the plan's order (+ `id`), `[]` when empty. With limit/offset the rows are
- * picked in a derived table (so nested selections are computed only for the rows returned), then aggregated
- * with `json_agg(... ORDER BY keys)`, which fixes the order of the array.
+ * A list: JSON array of objects in the effective order (`src/query/order.ts`: the plan's keys, else distance
+ * or rank, then `id`), `[]` when empty. With limit/offset, search, nearest or path keys the rows are picked in
+ * a derived table (so nested selections are computed only for the rows returned, and rank, distance and path
+ * values once per row), then aggregated with `json_agg(... ORDER BY keys)`, which fixes the order of the array.
  * No `limit` means no LIMIT (the API layer enforces maxima).
  */
 export function listSql(ctx: CompileContext, node: ListNode, corr?: Correlation): string {
-  const { limit, offset } = node.args;
-  checkCount('limit', limit);
-  checkCount('offset', offset);
-  const src = openSource(ctx, node.entity, corr);
-  const keys = effectiveOrder(src.entity, node.args.orderBy);
-  const where = and(conditions(ctx, src, node.args.filter));
-  const a = src.alias;
-  const obj = selectionJson(ctx, src.entity, a, node.selection);
-  const agg = `coalesce(json_agg(${obj} ORDER BY ${orderSql(a, keys)}), '[]'::json)`;
-  if (limit === undefined && offset === undefined) return `(SELECT ${agg} FROM ${src.from} WHERE ${where})`;
-  let inner = `SELECT ${a}.* FROM ${src.from} WHERE ${where} ORDER BY ${orderSql(a, keys)}`;
-  if (limit !== undefined) inner += ` LIMIT ${ctx.params.add(limit, 'int8')}`;
-  if (offset !== undefined) inner += ` OFFSET ${ctx.params.add(offset, 'int8')}`;
-  return `(SELECT ${agg} FROM (${inner}) ${a})`;
+  checkCount('limit', node.args.limit);
+  checkCount('offset', node.args.offset);
+  return listRowsSql(ctx, bindRows(ctx, node.entity, node.args, corr), node.args, node.selection);
 }
 
-/** An offset page `{ total_count, items, __typename }` with the plan's response keys in order. */
+/** The JSON array of a list over bound rows (see `listSql`). */
+function listRowsSql(ctx: CompileContext, rows: RowsBinding, args: ListArgs, selection: Selection): string {
+  const { limit, offset } = args;
+  const read = openRows(ctx, rows);
+  const a = read.src.alias;
+  const d = deriveRows(ctx, read, effectiveOrder(ctx.model, read.src.entity, args));
+  const obj = selectionJson(ctx, read.src.entity, a, selection, d.scores);
+  const where = and(read.conds);
+  if (limit === undefined && offset === undefined && d.extras.length === 0) {
+    return `(SELECT coalesce(json_agg(${obj} ORDER BY ${orderSql(d.inner)}), '[]'::json) FROM ${read.src.from} WHERE ${where})`;
+  }
+  let inner = `SELECT ${derivedSelect(read, d)} FROM ${read.src.from} WHERE ${where}`;
+  if (limit !== undefined || offset !== undefined) inner += ` ORDER BY ${orderSql(d.inner)}`;
+  if (limit !== undefined) inner += ` LIMIT ${ctx.params.add(limit, 'int8')}`;
+  if (offset !== undefined) inner += ` OFFSET ${ctx.params.add(offset, 'int8')}`;
+  return `(SELECT coalesce(json_agg(${obj} ORDER BY ${orderSql(d.outer)}), '[]'::json) FROM (${inner}) ${a})`;
+}
+
+/**
+ * An offset page `{ total_count, items, __typename }` with the plan's response keys in order; `total_count`
+ * counts the rows matching filter, search and nearest (ignoring limit and offset), over the same bound rows.
+ */
 export function listPageSql(ctx: CompileContext, node: ListPageNode, corr?: Correlation): string {
+  checkCount('limit', node.args.limit);
+  checkCount('offset', node.args.offset);
+  const rows = bindRows(ctx, node.entity, node.args, corr);
   const pairs = node.fields.map((f) => {
     switch (f.kind) {
       case 'total_count':
-        return [f.responseKey, countSql(ctx, node.entity, corr, node.args.filter)] as const;
+        return [f.responseKey, countRows(ctx, rows)] as const;
       case 'typename':
         return [f.responseKey, textConst(ctx, f.value)] as const;
       case 'items':
-        return [f.responseKey, listSql(ctx, { kind: 'list', entity: node.entity, args: node.args, selection: f.selection }, corr)] as const;
+        return [f.responseKey, listRowsSql(ctx, rows, node.args, f.selection)] as const;
     }
   });
   return `(SELECT ${jsonObject(ctx, pairs)})`;

@@ -1,6 +1,7 @@
 /**
  * Selections → the JSON object of one row: columns, constants, to-one relations (correlated sub-query, null
- * when absent) and to-many relations in any of their shapes (list, list page, connection).
+ * when absent), to-many relations in any of their shapes (list, list page, connection, aggregate), and the
+ * row's `_rank` / `_distance` under the enclosing list's `search` / `nearest`.
  */
 import type { Entity } from '../../model/types.js';
 import type { Selection } from '../plan.js';
@@ -10,13 +11,16 @@ import { columnJson, jsonObject, textConst } from './json.js';
 import { listPageSql, listSql } from './list.js';
 import { connectionSql } from './connection.js';
 import { aggregateSql } from './aggregate.js';
+import type { Scores } from './order.js';
 
 /**
  * JSON object (type `json`) of the row of `entity` under `alias`, keyed by the selection's response keys in
  * order. Nested relations are correlated sub-queries on the relation's columns (plus the tenant column for
  * tenant-scoped relations) and carry the tenant-scope predicate.
+ * @param scores the enclosing list's rank and distance of this row (`_rank`, `_distance`); JSON null where
+ *        absent (a list without `search` / `nearest`, a to-one object, a lookup by id)
  */
-export function selectionJson(ctx: CompileContext, entity: Entity, alias: string, selection: Selection): string {
+export function selectionJson(ctx: CompileContext, entity: Entity, alias: string, selection: Selection, scores: Scores = {}): string {
   const pairs: Array<readonly [string, string]> = selection.map((item) => {
     switch (item.kind) {
       case 'column':
@@ -50,7 +54,7 @@ export function selectionJson(ctx: CompileContext, entity: Entity, alias: string
       }
       case 'rank':
       case 'distance':
-        return [item.responseKey, 'NULL::float8'] as const; // placeholder until search/nearest compile (issue 5)
+        return [item.responseKey, scores[item.kind] ?? 'NULL::float8'] as const;
     }
   });
   return jsonObject(ctx, pairs);

@@ -1,43 +1,77 @@
 /**
- * Ordering (SPEC G-5): the effective key list (the plan's items plus `id ASC` as the final tiebreaker),
- * ORDER BY text with explicit NULLS FIRST/LAST, and reversal for backward (`last`) pagination.
+ * Ordering in SQL (SPEC G-5, G-6): the effective keys decided by the plan stage (`src/query/order.ts`)
+ * compiled against one table alias — own columns, columns reached through to-one relations (`pathValueSql`,
+ * a tenant-scoped scalar sub-query per hop), the full-text rank or the vector distance — and ORDER BY text
+ * with explicit NULLS FIRST/LAST.
  */
-import type { Entity } from '../../model/types.js';
-import type { OrderItem } from '../plan.js';
-import { badInput } from '../../errors.js';
-import { col } from './context.js';
+import type { Entity, Field } from '../../model/types.js';
+import type { Direction, Nulls } from '../plan.js';
+import { keyField, reverseOrder, type OrderKey } from '../order.js';
+import { internal } from '../../errors.js';
+import { col, type CompileContext } from './context.js';
+import { pathValueSql } from './path.js';
 
-/** Field types that cannot be ordering keys. */
-const UNORDERABLE = new Set(['vector']);
+/** Per-row scores of a list's rows on one alias (absent when the list has no `search` / `nearest`). */
+export interface Scores {
+  /** `ts_rank` expression (`real`). */
+  readonly rank?: string;
+  /** Distance expression (`float8`). */
+  readonly distance?: string;
+}
+
+/** One ordering key compiled against a row source. */
+export interface SqlKey {
+  readonly key: OrderKey;
+  /** SQL expression of the key's value. */
+  readonly expr: string;
+  /** Whether the value can be NULL (decides the keyset predicate's `OR … IS NULL`). */
+  readonly nullable: boolean;
+  /** The field a column key reads (through its path): its type decides cursor encoding and parameter type. */
+  readonly field?: Field;
+}
 
 /**
- * The plan's ordering plus `id ASC NULLS LAST` unless `id` is already a key (then nothing after it matters,
- * since ids are unique, and the list is cut there).
- * @throws LatticeError BAD_USER_INPUT for an unknown or unorderable column.
+ * Compile effective keys on the rows of `entity` under `alias`.
+ * @param scores rank and distance expressions of the same alias (required when a key needs them)
+ * @throws LatticeError INTERNAL when a rank/distance key has no score (a planner bug); BAD_USER_INPUT for a bad path
  */
-export function effectiveOrder(entity: Entity, orderBy: readonly OrderItem[]): OrderItem[] {
-  const keys: OrderItem[] = [];
-  for (const item of orderBy) {
-    const field = entity.columns.get(item.column);
-    if (!field) throw badInput(`Cannot order ${entity.name} by unknown field "${item.column}".`);
-    if (UNORDERABLE.has(field.type)) throw badInput(`Cannot order ${entity.name} by ${field.type} field "${item.column}".`);
-    keys.push(item);
-    if (item.column === 'id') return keys;
-  }
-  keys.push({ column: 'id', direction: 'ASC', nulls: 'LAST' });
-  return keys;
+export function sqlKeys(ctx: CompileContext, entity: Entity, alias: string, keys: readonly OrderKey[], scores: Scores): SqlKey[] {
+  return keys.map((key): SqlKey => {
+    switch (key.kind) {
+      case 'rank':
+      case 'distance': {
+        const expr = scores[key.kind];
+        if (!expr) throw internal(`ordering by ${key.kind} without ${key.kind === 'rank' ? 'search' : 'nearest'}`);
+        return { key, expr, nullable: false };
+      }
+      case 'column': {
+        if (key.path.length === 0) {
+          const field = keyField(ctx.model, entity, key);
+          return { key, expr: col(alias, key.column), nullable: !field.required, field };
+        }
+        const v = pathValueSql(ctx, entity, alias, key.path, key.column);
+        return { key, expr: v.expr, nullable: v.nullable, field: v.field };
+      }
+    }
+  });
 }
 
-/** The same keys in the opposite order: directions and null placement flipped. */
-export function reverseOrder(keys: readonly OrderItem[]): OrderItem[] {
-  return keys.map((k) => ({
-    column: k.column,
-    direction: k.direction === 'ASC' ? 'DESC' : 'ASC',
-    nulls: k.nulls === 'FIRST' ? 'LAST' : 'FIRST',
-  }));
+function flip(d: Direction): Direction {
+  return d === 'ASC' ? 'DESC' : 'ASC';
 }
 
-/** `t1."name" ASC NULLS LAST, t1."id" ASC NULLS LAST` */
-export function orderSql(alias: string, keys: readonly OrderItem[]): string {
-  return keys.map((k) => `${col(alias, k.column)} ${k.direction} NULLS ${k.nulls}`).join(', ');
+function flipNulls(n: Nulls): Nulls {
+  return n === 'FIRST' ? 'LAST' : 'FIRST';
 }
+
+/** The same compiled keys in the opposite order (directions and null placement flipped). */
+export function reverseKeys(keys: readonly SqlKey[]): SqlKey[] {
+  return keys.map((k) => ({ ...k, key: { ...k.key, direction: flip(k.key.direction), nulls: flipNulls(k.key.nulls) } }));
+}
+
+/** `t1."name" ASC NULLS LAST, ts_rank(...) DESC NULLS LAST, t1."id" ASC NULLS LAST` */
+export function orderSql(keys: readonly SqlKey[]): string {
+  return keys.map((k) => `${k.expr} ${k.key.direction} NULLS ${k.key.nulls}`).join(', ');
+}
+
+export { reverseOrder };

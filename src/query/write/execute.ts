@@ -20,6 +20,8 @@ interface DbError {
   code: string;
   column?: string;
   constraint?: string;
+  /** Table the error is about; for a delete blocked by a foreign key, the referencing table. */
+  table?: string;
 }
 
 /** True when `err` carries a PostgreSQL SQLSTATE (as opposed to a bug or a connection failure). */
@@ -115,7 +117,11 @@ function fromDbError(model: Model, plan: WritePlan, values: Readonly<Record<stri
   const c = err.code;
   if (c === '23505') return outcome(model, plan, values, 'conflict', undefined, 'a value that must be unique (the id or a unique field) is already used by another row; use another value');
   // 23503 foreign_key_violation; 23001 restrict_violation (PostgreSQL 18 raises it for ON DELETE RESTRICT).
-  if (c === '23503' || c === '23001') return plan.mode === 'delete' ? outcome(model, plan, values, 'referenced') : outcome(model, plan, values, 'bad_ref', undefined);
+  if (c === '23503' || c === '23001') {
+    if (plan.mode !== 'delete') return outcome(model, plan, values, 'bad_ref', undefined);
+    const child = [...model.entities.values()].find((e) => !e.system && e.table.name === err.table);
+    return outcome(model, plan, values, 'referenced', undefined, child ? child.plural : undefined);
+  }
   if (c === '23502') return outcome(model, plan, values, 'missing_required', err.column);
   if (c === '42501') return outcome(model, plan, values, 'forbidden');
   if (c.startsWith('22') || c === '23514') {
@@ -184,7 +190,8 @@ function outcomeMessage(
     case 'invalid':
       return `${e} ${id}${column ? ` (${column})` : ''}: ${detail ?? 'invalid value'}.`;
     case 'referenced':
-      return `${e} ${id} is still referenced by other rows; delete those first.`;
+      // `detail`: the plural of the referencing entity, when the database named its table.
+      return `${e} ${id} is still referenced by ${detail ?? 'other rows'} (a ref with on_delete: restrict); delete or re-point those first.`;
     case 'forbidden':
       return `This key may not write ${e} ${id} (row-level security refused it); use a key with a writing role in that project.`;
   }

@@ -20,7 +20,7 @@ import { loadPreset } from '../src/model/load.js';
 import { buildServer } from '../src/server/app.js';
 import type { Model } from '../src/model/types.js';
 import { startBaseline } from './baseline-server.js';
-import { CASES, type BenchCase, type CaseContext } from './cases.js';
+import { CASES, catalogCase, type BenchCase, type CaseContext } from './cases.js';
 import { seedCatalog } from './catalog-seed.js';
 import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure, type LoadResult } from './load.js';
 import { createFreshDatabase, DEFAULT_SEED_SIZE, seed } from './seed.js';
@@ -267,9 +267,12 @@ export async function runBench(log: (line: string) => void = console.log): Promi
       const seeded = await seedDatabase(database, db, model, latticeUrl, auth);
       data.push(seeded.description);
       log(seeded.description);
-      const baseline = await startBaseline({ connectionString: url, cases: here, context: seeded.context });
+      // The catalog baseline computes distances the way this server stores vectors (pgvector or real[]).
+      const { rows: ext } = await db.query<{ on: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS on`);
+      const resolved = here.map((c) => (c.id === 'catalog' ? catalogCase(ext[0]?.on ? 'vector' : 'real[]') : c));
+      const baseline = await startBaseline({ connectionString: url, cases: resolved, context: seeded.context });
       closers.push(() => baseline.close());
-      for (const c of here) results.push(await measureCase(c, { context: seeded.context, latticeUrl, auth, baselineUrl: baseline.url }, o, log));
+      for (const c of resolved) results.push(await measureCase(c, { context: seeded.context, latticeUrl, auth, baselineUrl: baseline.url }, o, log));
     }
     return {
       date: new Date().toISOString(),

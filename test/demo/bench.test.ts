@@ -7,7 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBaseline, type BaselineServer } from '../../bench/baseline-server.js';
-import { AGGREGATE, CASES, DASHBOARD } from '../../bench/cases.js';
+import { AGGREGATE, CASES, catalogCase, DASHBOARD, type CaseContext } from '../../bench/cases.js';
+import { seedCatalog } from '../../bench/catalog-seed.js';
+import { loadPreset } from '../../src/model/load.js';
 import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure } from '../../bench/load.js';
 import { combineRounds, formatReport, measureCpuBusy, median } from '../../bench/run.js';
 import { seed } from '../../bench/seed.js';
@@ -166,5 +168,61 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
       requests: 3000,
       seconds: 15,
     });
+  });
+});
+
+describe.skipIf(!url)('benchmark harness: the catalog case (postgres)', () => {
+  let t: TestDb;
+  let app: FastifyInstance;
+  let baseline: BaselineServer;
+  let context: CaseContext;
+  let address: string;
+  let auth: string;
+
+  beforeAll(async () => {
+    t = await createTestDb('postgres', await loadPreset('catalog'));
+    const key = await createApiKey(t.db, { projectId: null, role: 'admin' });
+    auth = `Bearer ${key.secret_key}`;
+    ({ app } = await buildServer({ db: t.db, model: t.model }));
+    address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const seeded = await seedCatalog(t.db, t.model, address, auth, 2);
+    context = seeded.context;
+    expect(seeded.description).toMatch(/real packages from node_modules .* replicated 2× to [\d,]+ records/);
+    const dbName = (await t.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;
+    const dbUrl = new URL(url!);
+    dbUrl.pathname = `/${dbName}`;
+    // This server has no pgvector: vectors are real[] and the baseline uses Lattice's distance function.
+    baseline = await startBaseline({ connectionString: dbUrl.toString(), cases: [catalogCase('real[]')], context, poolSize: 2 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await baseline?.close();
+    await t?.close();
+  });
+
+  it('replicates every record with its topic classification under new ids', async () => {
+    const { rows } = await t.db.query<{ records: number; topics: number; specs: number; vector: number[] }>(
+      `SELECT (SELECT count(*)::int FROM app.record) AS records, (SELECT count(*)::int FROM app.topic_classification) AS topics,
+              (SELECT count(DISTINCT spec)::int FROM app.record) AS specs`,
+    );
+    expect(rows[0].records).toBeGreaterThan(100);
+    expect(rows[0].topics).toBe(rows[0].records);
+    expect(rows[0].specs).toBe(rows[0].records);
+    expect(context.queryVector).toHaveLength(256);
+  });
+
+  it('Lattice and the baseline answer the search + filter + nearest query identically', async () => {
+    const benchCase = catalogCase('real[]');
+    const [a, b] = await Promise.all([
+      fetchJson(latticeTarget(address, auth, benchCase, context)),
+      fetchJson(baselineTarget(baseline.url, benchCase, context.projectId)),
+    ]);
+    expect(firstDifference(a.value, b.value)).toBeNull();
+    const records = (b.value as { data: { records: { license: string; _distance: number; topic_classification: { confidence: number } }[] } }).data.records;
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.every((r) => r.license === 'MIT' && r.topic_classification.confidence > 0.5)).toBe(true);
+    const distances = records.map((r) => r._distance);
+    expect(distances).toEqual([...distances].sort((x, y) => x - y));
   });
 });

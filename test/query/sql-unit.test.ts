@@ -190,3 +190,37 @@ describe('compileRead', () => {
     expect(() => compileRead(model, { scope, roots: [{ responseKey: 'x', node: { kind: 'list', entity: 'trial', args: { orderBy: [], limit: -1 }, selection: [] } }] })).toThrow(/non-negative/);
   });
 });
+
+describe('search and nearest: work PostgreSQL does once per row', () => {
+  const book = (extra: Record<string, unknown>, selection: { responseKey: string; kind: string; column?: string }[]) =>
+    ({
+      roots: [{ responseKey: 'books', node: { kind: 'list', entity: 'book', args: { orderBy: [], limit: 5, ...extra }, selection } }],
+      scope: { kind: 'all' },
+    }) as unknown as Parameters<typeof compileRead>[1];
+  const count = (text: string, needle: string) => text.split(needle).length - 1;
+  const nearest = { column: 'embedding', vector: [1, 0, 0, 0], metric: 'cosine' };
+
+  it('computes ts_rank only when _rank is selected or orders the rows', async () => {
+    const { libraryModel } = await import('./library-model.js');
+    const m = libraryModel();
+    const title = [{ responseKey: 'title', kind: 'column', column: 'title' }];
+    const byYear = [{ column: 'year', direction: 'ASC', nulls: 'LAST' }];
+    expect(compileRead(m, book({ search: 'dune', orderBy: byYear }, title)).text).not.toContain('ts_rank');
+    expect(compileRead(m, book({ search: 'dune', orderBy: byYear }, [...title, { responseKey: '_rank', kind: 'rank' }])).text).toContain('ts_rank');
+    // Default ordering by rank needs it even when it is not selected.
+    expect(compileRead(m, book({ search: 'dune' }, title)).text).toContain('ts_rank');
+  });
+
+  it('without pgvector, calls the distance function once, in a fenced derived table', async () => {
+    const { libraryModel } = await import('./library-model.js');
+    const m = libraryModel();
+    const sel = [{ responseKey: 'title', kind: 'column', column: 'title' }, { responseKey: '_distance', kind: 'distance' }];
+    const array = compileRead(m, book({ nearest }, sel), { vectors: 'array' }).text;
+    expect(count(array, '"vec_cosine_distance"(')).toBe(1);
+    expect(array).toContain('OFFSET 0');
+    // With pgvector the operator stays on the base table, where an HNSW index can order by it.
+    const pgvector = compileRead(m, book({ nearest }, sel), { vectors: 'pgvector' }).text;
+    expect(pgvector).toMatch(/ORDER BY \(t\d+\."embedding" <=> \$\d+::vector\)/);
+    expect(pgvector).not.toContain('OFFSET 0');
+  });
+});

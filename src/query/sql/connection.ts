@@ -41,7 +41,12 @@ export function connectionSql(ctx: CompileContext, node: ConnectionNode, corr?: 
   const entity = read.src.entity;
   const a = read.src.alias;
   const keys = effectiveOrder(ctx.model, entity, node.args);
-  const d = deriveRows(ctx, read, backward ? reverseOrder(keys) : keys);
+  const selectsRank = node.fields.some(
+    (f) =>
+      (f.kind === 'nodes' && f.selection.some((i) => i.kind === 'rank')) ||
+      (f.kind === 'edges' && f.fields.some((e) => e.kind === 'node' && e.selection.some((i) => i.kind === 'rank'))),
+  );
+  const d = deriveRows(ctx, read, backward ? reverseOrder(keys) : keys, selectsRank);
   // `d` is in fetch order; the forward keys on both sides:
   const innerKeys = backward ? reverseKeys(d.inner) : d.inner;
   const outerKeys = backward ? reverseKeys(d.outer) : d.outer;

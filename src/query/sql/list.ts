@@ -45,7 +45,7 @@ function listRowsSql(ctx: CompileContext, rows: RowsBinding, args: ListArgs, sel
   const { limit, offset } = args;
   const read = openRows(ctx, rows);
   const a = read.src.alias;
-  const d = deriveRows(ctx, read, effectiveOrder(ctx.model, read.src.entity, args));
+  const d = deriveRows(ctx, read, effectiveOrder(ctx.model, read.src.entity, args), selection.some((i) => i.kind === 'rank'));
   const obj = selectionJson(ctx, read.src.entity, a, selection, d.scores);
   const where = and(read.conds);
   if (limit === undefined && offset === undefined && d.extras.length === 0) {

@@ -116,13 +116,18 @@ export function bindNearest(ctx: CompileContext, entity: Entity, nearest: Neares
   return { field, metric: nearest.metric, vector, ...(maxDistance ? { maxDistance } : {}) };
 }
 
-/** The distance expression of a bound `nearest` on a table alias, and its candidate predicate. */
-export function nearestSql(ctx: CompileContext, binding: NearestBinding, alias: string): NearestSql {
+/**
+ * The distance expression of a bound `nearest` on a table alias, and its candidate predicate.
+ * @param computed an expression already holding the distance (a column of a derived table), to use instead of
+ *        computing it again
+ */
+export function nearestSql(ctx: CompileContext, binding: NearestBinding, alias: string, computed?: string): NearestSql {
   const c = col(alias, binding.field.column);
   const distance =
-    ctx.options.vectors === 'pgvector'
+    computed ??
+    (ctx.options.vectors === 'pgvector'
       ? `(${c} ${OPERATOR[binding.metric]} ${binding.vector})`
-      : `${qualified(ctx.model.systemSchema, FUNCTION[binding.metric])}(${c}, ${binding.vector})`;
+      : `${qualified(ctx.model.systemSchema, FUNCTION[binding.metric])}(${c}, ${binding.vector})`);
   const predicate = binding.maxDistance ? `${distance} <= ${binding.maxDistance}` : `${distance} < 'NaN'::float8`;
   return { distance, predicate };
 }

@@ -7,6 +7,7 @@
  * vectors arrive in production; authors and reviews are inserted directly.
  */
 import { expect } from 'vitest';
+import { LatticeError } from '../../src/errors.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { executeWrite, withWriteIsolation } from '../../src/query/write/execute.js';
 import { isSuccess } from '../../src/query/write/plan.js';
@@ -155,4 +156,18 @@ export function nearestBooks(metric: 'cosine' | 'l2' | 'inner_product', q: reado
     .map((b) => ({ id: b.id, d: distance(metric, b.embedding!, q.map(Math.fround)) }))
     .filter((x) => max === undefined || x.d <= max)
     .sort((x, y) => x.d - y.d || (x.id < y.id ? -1 : 1));
+}
+
+/**
+ * The LatticeError `fn` throws (to inspect its code and message).
+ * @throws Error when `fn` returns normally; rethrows anything that is not a LatticeError
+ */
+export function refusal(fn: () => unknown): LatticeError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof LatticeError) return e;
+    throw e;
+  }
+  throw new Error('expected a refusal');
 }

@@ -7,13 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorMetric } from '../../src/model/types.js';
-import { LatticeError } from '../../src/errors.js';
 import { decodeCursor } from '../../src/query/cursor.js';
 import type { ConnectionArgs, ListArgs, NearestArg, OperationPlan, RootNode, Selection } from '../../src/query/plan.js';
 import { compileRead, type CompileOptions } from '../../src/query/sql/compile.js';
 import { createTestDb, TEST_KINDS, type TestDb, type TestKind } from '../support/db.js';
 import { libraryModel } from './library-model.js';
-import { AUTHORS, BOOKS, QUERIES, inB, nearestBooks, seedLibrary, type Library } from './library-fixture.js';
+import { AUTHORS, BOOKS, QUERIES, inB, nearestBooks, seedLibrary, type Library, refusal } from './library-fixture.js';
 import { pageFields, walk, type Page } from './paging.js';
 import { asc, cols, compileOptionsOf, runPlan } from './support.js';
 
@@ -21,15 +20,6 @@ const METRICS: VectorMetric[] = ['cosine', 'l2', 'inner_product'];
 const dist: Selection = [{ responseKey: '_distance', kind: 'distance' }];
 type Row = { id: string; _distance: number };
 
-function refusal(fn: () => unknown): LatticeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof LatticeError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 const dbs = new Map<TestKind, { t: TestDb; lib: Library }>();
 beforeAll(async () => {

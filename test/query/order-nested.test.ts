@@ -5,13 +5,12 @@
  * tiebreaker, bad paths, and tenant-scoped look-ups — on PGlite and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LatticeError } from '../../src/errors.js';
 import { decodeCursor, encodeCursor } from '../../src/query/cursor.js';
 import type { ConnectionArgs, Direction, Nulls, OrderItem, RootNode } from '../../src/query/plan.js';
 import { compileRead } from '../../src/query/sql/compile.js';
 import { createTestDb, TEST_KINDS, type TestDb } from '../support/db.js';
 import { libraryModel } from './library-model.js';
-import { AUTHORS, BOOKS, REVIEWS, seedLibrary, type Library } from './library-fixture.js';
+import { AUTHORS, BOOKS, REVIEWS, seedLibrary, type Library, refusal } from './library-fixture.js';
 import { pageFields, walk, type Page } from './paging.js';
 import { cols, runPlan } from './support.js';
 
@@ -49,15 +48,6 @@ const ORDERINGS: Array<[string, OrderItem[]]> = [
   ['book.year desc nulls last', [by(['book'], 'year', 'DESC', 'LAST')]],
 ];
 
-function refusal(fn: () => unknown): LatticeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof LatticeError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe.each(TEST_KINDS)('nested ordering on %s', (kind) => {
   let t: TestDb;

@@ -5,13 +5,12 @@
  * isolation — on PGlite and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LatticeError } from '../../src/errors.js';
 import { decodeCursor } from '../../src/query/cursor.js';
 import type { ConnectionArgs, Filter, ListArgs, NearestArg, RootNode, Selection } from '../../src/query/plan.js';
 import { compileRead } from '../../src/query/sql/compile.js';
 import { createTestDb, TEST_KINDS, type TestDb } from '../support/db.js';
 import { libraryModel } from './library-model.js';
-import { BOOKS, QUERIES, REVIEWS, ROBOT_BOOKS, AUTHORS, distance, inB, seedLibrary, type Library } from './library-fixture.js';
+import { BOOKS, QUERIES, REVIEWS, ROBOT_BOOKS, AUTHORS, distance, inB, seedLibrary, type Library, refusal } from './library-fixture.js';
 import { pageFields, walk, type Page } from './paging.js';
 import { asc, cmp, cols, desc, runPlan } from './support.js';
 
@@ -29,15 +28,6 @@ function expectRankOrder(rows: Row[]): void {
   }
 }
 
-function refusal(fn: () => unknown): LatticeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof LatticeError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe.each(TEST_KINDS)('full-text search on %s', (kind) => {
   let t: TestDb;

@@ -41,10 +41,21 @@ export interface OrderingArgs {
 }
 
 /**
+ * Most to-one relations one ordering key may follow. Each hop is a correlated sub-query; a self-reference
+ * (`parent.parent.…`) could otherwise nest without end. GraphQL and REST refuse longer paths with their own
+ * messages; this stage refuses them too.
+ */
+export const MAX_ORDER_HOPS = 4;
+
+/**
  * The entity at the end of a to-one `path` from `entity`.
- * @throws LatticeError BAD_USER_INPUT when a path element is not a to-one relation of the entity reached so far
+ * @throws LatticeError BAD_USER_INPUT when the path is longer than `MAX_ORDER_HOPS` or a path element is not a
+ *         to-one relation of the entity reached so far
  */
 export function resolvePath(model: Model, entity: Entity, path: readonly string[]): Entity {
+  if (path.length > MAX_ORDER_HOPS) {
+    throw badInput(`An ordering key follows ${path.length} relations (${path.join('.')}); at most ${MAX_ORDER_HOPS} are allowed.`);
+  }
   let current = entity;
   for (const name of path) {
     const relation = current.relations.get(name);

@@ -3,8 +3,10 @@
  * - `POST` one object or an array → 201 with the created object(s) (200 when every row already existed: an
  *   idempotent retry); all rows or none (one transaction); per-row problems are listed in `details`;
  * - `GET /{id}` → the object or 404;
- * - `GET` → `{ items, total_count, limit, offset }` with `limit`, `offset`, `order_by`, equality parameters,
- *   `filter` (JSON, `filter.ts`), `search` and `nearest` (`search-params.ts`);
+ * - `GET` → `{ items, total_count, limit, offset }` with `limit`, `offset`, `order_by` (keys may follow to-one
+ *   relations: `-trial.experiment.name`), equality parameters, `filter` (JSON, `filter.ts`), `search` and
+ *   `nearest` (`search-params.ts`); with `search` each item also carries `_rank`, with `nearest` `_distance`
+ *   (`read.ts` `listItemSelection`); the route has no response schema, so nothing is stripped;
  * - `PATCH /{id}` → the updated object (partial update of writable fields; 404 unknown id);
  * - `DELETE /{id}` → 204 (404 unknown id; 409 while rows reference it through an `on_delete: restrict` ref;
  *   `cascade` refs delete their rows too).
@@ -61,7 +63,7 @@ export function rowsError(outcomes: readonly RowOutcome[], many: boolean): Latti
  * @throws LatticeError BAD_USER_INPUT naming the parameter (and the path inside a JSON parameter)
  */
 export function restListArgs(model: Model, entity: Entity, query: Readonly<Record<string, unknown>>): ListArgs {
-  const base = listArgs(entity, query);
+  const base = listArgs(model, entity, query);
   const filters: Filter[] = [];
   if (base.filter) filters.push(base.filter);
   if (typeof query.filter === 'string') filters.push(parseFilterParam(model, entity, query.filter));

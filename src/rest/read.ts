@@ -46,7 +46,21 @@ export async function readByIds(
 }
 
 /**
- * One page of a list: `{ items, total_count }` (one statement).
+ * The selection of a REST list item: every column, then `_rank` when the list has `search` and `_distance` when
+ * it has `nearest` (SPEC R-1, G-6) — the same values GraphQL's `_rank` / `_distance` return for the same
+ * arguments (`ts_rank` of the row, a JSON number, higher is better; the distance under the `nearest` metric,
+ * lower is nearer). The model reserves both names, so they never collide with a column.
+ */
+export function listItemSelection(entity: Entity, args: Pick<ListArgs, 'search' | 'nearest'>): Selection {
+  return [
+    ...allColumns(entity),
+    ...(args.search !== undefined ? [{ responseKey: '_rank', kind: 'rank' } as const] : []),
+    ...(args.nearest ? [{ responseKey: '_distance', kind: 'distance' } as const] : []),
+  ];
+}
+
+/**
+ * One page of a list: `{ items, total_count }` (one statement); items as `listItemSelection`.
  * @param options the server's compile options (`AppContext.compile`): needed for `nearest` on databases
  *        without pgvector
  */
@@ -63,7 +77,7 @@ export async function readPage(
     entity: entity.name,
     args,
     fields: [
-      { responseKey: 'items', kind: 'items', selection: allColumns(entity) },
+      { responseKey: 'items', kind: 'items', selection: listItemSelection(entity, args) },
       { responseKey: 'total_count', kind: 'total_count' },
     ],
   }, options)) as { items: Record<string, unknown>[]; total_count: number };

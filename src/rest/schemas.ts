@@ -103,8 +103,12 @@ export function isScalarColumn(field: Field): boolean {
   return field.type !== 'json' && field.type !== 'vector' && field.type !== 'string[]';
 }
 
-/** Pattern of `order_by`: comma-separated column names, each optionally prefixed by `-` (descending). */
-export const ORDER_BY_PATTERN = '^-?[a-z_][a-z0-9_]*(,-?[a-z_][a-z0-9_]*)*$';
+/**
+ * Pattern of `order_by`: comma-separated keys, each optionally prefixed by `-` (descending); a key is a column
+ * name, or to-one relation names and a column joined by dots (`trial.experiment.name`). Whether the names exist
+ * is checked by `parseOrderBy` (`list-args.ts`), whose message can list what is allowed.
+ */
+export const ORDER_BY_PATTERN = '^-?[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)*(,-?[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)*)*$';
 
 /**
  * Query string of `GET /api/v1/<plural>`: `limit` (0..maxLimit, default 100), `offset` (≥ 0, default 0),
@@ -119,16 +123,16 @@ export function listQuerySchema(entity: Entity, maxLimit: number, defaultLimit: 
     order_by: {
       type: 'string',
       pattern: ORDER_BY_PATTERN,
-      description: 'Comma-separated columns, `-` for descending, e.g. `-created_at,name`.',
+      description: 'Comma-separated columns, `-` for descending, e.g. `-created_at,name`; follow to-one relations with dots, e.g. `-trial.experiment.name`.',
     },
     filter: {
       type: 'string',
       description: 'A filter in the GraphQL filter language as URL-encoded JSON, e.g. `{"status":{"in":["failed","cancelled"]}}`.',
     },
-    search: { type: 'string', description: 'Full-text query (web-search syntax) over the searchable fields.' },
+    search: { type: 'string', description: 'Full-text query (web-search syntax) over the searchable fields; each item gets `_rank` (higher is better).' },
     nearest: {
       type: 'string',
-      description: 'Similarity search as URL-encoded JSON: `{"<vector field>":{"vector":[...],"metric":"cosine","max_distance":0.5}}`.',
+      description: 'Similarity search as URL-encoded JSON: `{"<vector field>":{"vector":[...],"metric":"cosine","max_distance":0.5}}`; each item gets `_distance` (lower is nearer).',
     },
   };
   for (const f of entity.fields) {

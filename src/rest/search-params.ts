@@ -7,7 +7,8 @@
  * - `nearest=<JSON>`: `{"<vector field>": {"vector": [..], "metric": "cosine" | "l2" | "inner_product",
  *   "max_distance": <number>}}` — exactly one vector field; `metric` defaults to `cosine`; the vector must
  *   have the field's `dimensions` finite numbers.
- * Without `order_by`, results are ordered by distance (nearest) or rank (search), best first.
+ * Without `order_by`, results are ordered by distance (nearest) or rank (search), best first. Each item then
+ * carries `_rank` (with `search`) and `_distance` (with `nearest`), as GraphQL's fields of those names.
  */
 import { VECTOR_METRICS } from '../model/document.js';
 import type { Entity, VectorMetric } from '../model/types.js';

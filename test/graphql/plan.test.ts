@@ -214,3 +214,27 @@ describe('planOperation', () => {
     expect(p.roots[0].node).toMatchObject({ kind: 'by_ids', entity: 'run', ids: [P1, P2] });
   });
 });
+
+describe('nested order_by', () => {
+  it('follows at most four to-one relations (a self-reference could nest without end)', async () => {
+    const { loadModelDocument } = await import('../../src/model/load.js');
+    const tree = loadModelDocument({ name: 'tree', entities: { folder: { fields: { parent: { type: 'ref', to: 'folder', inverse: 'children' }, label: { type: 'string' } } } } });
+    const treeSchema = buildSchema(tree);
+    const orderBy = (hops: number) => `${'{ parent: '.repeat(hops)}{ label: ASC }${' }'.repeat(hops)}`;
+    const run = (hops: number) => {
+      const doc = parse(`{ folders(order_by: [${orderBy(hops)}]) { id } }`);
+      expect(validate(treeSchema, doc)).toEqual([]);
+      return planOperation({ model: tree, schema: treeSchema, principal: testPrincipal('admin', [P1]), limits }, doc);
+    };
+    const four = (run(4).roots[0].node as ListNode).args.orderBy[0];
+    expect(four).toMatchObject({ path: ['parent', 'parent', 'parent', 'parent'], column: 'label', direction: 'ASC' });
+    let error: unknown;
+    try {
+      run(5);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(GraphQLRequestError);
+    expect((error as GraphQLRequestError).message).toMatch(/at most 4 relations/);
+  });
+});

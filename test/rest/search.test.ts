@@ -1,15 +1,18 @@
 /**
  * `GET /api/v1/<plural>?search=…&nearest=…` (SPEC R-1, G-6) on every test database: full-text search ordered
  * by rank, similarity ordered by distance (with `max_distance` and each metric), both combined with `filter`
- * and paging in one statement; another project's rows are never matched, counted or ranked; and a 400 naming
- * the parameter and the path inside it for bad input.
+ * and paging in one statement; `_rank` / `_distance` on items (equal to GraphQL's); another project's rows are
+ * never matched, counted or ranked; and a 400 naming the parameter and the path inside it for bad input.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
+import { executeGraphQL } from '../../src/graphql/execute.js';
+import { schemaFor } from '../../src/graphql/schema/build.js';
 import { loadModelDocument } from '../../src/model/load.js';
+import { DEFAULT_LIMITS } from '../../src/server/context.js';
 import { createProject, createTestDb, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
-import { uid } from '../query/support.js';
+import { compileOptionsOf, uid } from '../query/support.js';
 import { buildRestApp, call } from './app.js';
 
 const model = loadModelDocument({
@@ -104,6 +107,54 @@ describe.each(TEST_KINDS)('REST search= and nearest= on %s', (kind) => {
     expect(ids(await get(`${near([0, 1, 0])}&filter=${f}`))).toEqual([D.vec, D.pg]);
     expect(ids(await get(`${near([0, 1, 0])}&search=postgres`))).toEqual([D.vec, D.pg]);
     expect(ids(await get(`${near([1, 0, 0])}&search=postgres&limit=1`))).toEqual([D.pg]);
+  });
+
+  /** Run a GraphQL query as viewer of A (one statement) and return its data. */
+  async function gql(query: string): Promise<Record<string, any>> {
+    const res = await executeGraphQL(
+      { model: t.model, schema: schemaFor(t.model), db: t.db, principal: viewerA, config: { mode: 'production', limits: DEFAULT_LIMITS }, compile: await compileOptionsOf(t.db) },
+      { query },
+    );
+    const body = JSON.parse(res.body) as { data?: Record<string, any>; errors?: unknown[] };
+    expect(body.errors).toBeUndefined();
+    return body.data!;
+  }
+
+  it('adds _rank to items with search (descending by default, as in GraphQL) and nothing without it', async () => {
+    const page = await get('search=postgres');
+    const ranks = page.items.map((r) => r._rank);
+    expect(ranks.every((r) => typeof r === 'number' && r > 0)).toBe(true);
+    expect([...ranks].sort((x, y) => y - x)).toEqual(ranks);
+    expect(ranks[0]).toBeGreaterThan(ranks[2]); // title hit (weight A) above a body hit (weight B)
+    const g = await gql('{ docs(search: "postgres") { id _rank } }');
+    expect(page.items.map((r) => [r.id, r._rank])).toEqual(g.docs.map((d: { id: string; _rank: number }) => [d.id, d._rank]));
+    // With order_by the rank is still reported, in that ordering.
+    const byTitle = await get('search=postgres&order_by=title');
+    expect(byTitle.items.map((r) => r.title)).toEqual(['Postgres indexing guide', 'Postgres without vectors', 'Vector search']);
+    expect(byTitle.items.every((r) => typeof r._rank === 'number')).toBe(true);
+    const plain = await get('order_by=title');
+    expect(plain.items.every((r) => !('_rank' in r) && !('_distance' in r))).toBe(true);
+    expect(Object.keys(plain.items[0]).sort()).toEqual(Object.keys(byTitle.items[0]).filter((k) => k !== '_rank').sort());
+  });
+
+  it('adds _distance to items with nearest (ascending by default), equal to GraphQL\'s, and both with search', async () => {
+    for (const metric of ['cosine', 'l2', 'inner_product'] as const) {
+      const page = await get(near([1, 0.5, 0], { metric }));
+      const distances = page.items.map((r) => r._distance);
+      expect(distances.every((d) => typeof d === 'number')).toBe(true);
+      expect([...distances].sort((x, y) => x - y)).toEqual(distances);
+      expect(page.items.every((r) => !('_rank' in r))).toBe(true);
+      const g = await gql(`{ docs(nearest: { embedding: { vector: [1, 0.5, 0], metric: ${metric.toUpperCase()} } }) { id _distance } }`);
+      expect(page.items.map((r) => r.id)).toEqual(g.docs.map((d: { id: string }) => d.id));
+      page.items.forEach((r, i) => expect(r._distance).toBe(g.docs[i]._distance));
+    }
+    // pgvector's cosine distance of [1,0,0] and [0.9,0.1,0]: 1 − 0.9/√0.82 (float4 arithmetic).
+    const cos = await get(near([1, 0, 0]));
+    expect(cos.items.map((r) => r._distance)[0]).toBeCloseTo(0, 6);
+    expect(cos.items[1]._distance).toBeCloseTo(1 - 0.9 / Math.sqrt(0.82), 5);
+    const both = await get(`${near([0, 1, 0])}&search=postgres`);
+    expect(ids(both)).toEqual([D.vec, D.pg]); // by distance; the row without a vector is left out
+    expect(both.items.every((r) => typeof r._rank === 'number' && typeof r._distance === 'number')).toBe(true);
   });
 
   it.each([

@@ -4,6 +4,7 @@
  * later, by `src/query/order.ts`.
  */
 import { GraphQLInputObjectType, getNamedType, type ASTNode, type GraphQLInputType } from 'graphql';
+import { MAX_ORDER_HOPS } from '../../query/order.js';
 import type { OrderItem } from '../../query/plan.js';
 import { requestError } from '../errors.js';
 import { metaOf, type OrderFieldMeta, type OrderRelationMeta } from '../schema/meta.js';
@@ -48,6 +49,13 @@ function convertItem(type: GraphQLInputObjectType, item: Record<string, unknown>
   const field = type.getFields()[key];
   const meta = metaOf<OrderFieldMeta | OrderRelationMeta>(field);
   if (meta?.kind === 'order_relation') {
+    if (relations.length >= MAX_ORDER_HOPS) {
+      throw requestError(
+        'BAD_USER_INPUT',
+        `${where}.${key}: an order_by item may follow at most ${MAX_ORDER_HOPS} relations; order by a field nearer to ${type.name.replace(/OrderBy$/, '')}.`,
+        node,
+      );
+    }
     const target = getNamedType(field.type);
     if (!(target instanceof GraphQLInputObjectType)) throw new Error('a relation order field must be an input object');
     return convertItem(target, v as Record<string, unknown>, [...relations, meta.relation], `${where}.${key}`, node);

@@ -141,4 +141,34 @@ describe.each(TEST_KINDS)('full-text and vector index migrations on %s', (kind) 
     expect(await hnsw()).toEqual(['book_embedding_l2_hnsw_idx']);
     expect((await migrate(t.db, metrics(['l2']))).applied).toBe(false);
   });
+
+  it('keeps the metrics\' index names apart when table + field pass PostgreSQL\'s 63 bytes, and migrates again cleanly', async () => {
+    // 46 + 1 + 18 bytes: every <table>_<field>_…hnsw_idx name would be truncated to the same 63 bytes.
+    const long = (m: string[]) =>
+      libraryModel((doc) => {
+        doc.entities.a_very_long_entity_name_for_testing_index_item = {
+          plural: 'a_very_long_entity_name_for_testing_index_items',
+          fields: { embedding_vector_x: { type: 'vector', dimensions: 3, metrics: m } },
+        };
+      });
+    t = await createTestDb(kind, long(['cosine']));
+    expect((await migrate(t.db, long(['cosine']))).applied).toBe(false);
+    if (kind === 'postgres') return; // no pgvector, no HNSW index
+    const hnsw = async () =>
+      (
+        await t!.db.query<{ name: string }>(
+          `SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'app' AND tablename = $1 AND indexdef LIKE '%USING hnsw%' ORDER BY 1`,
+          ['a_very_long_entity_name_for_testing_index_item'],
+        )
+      ).rows.map((r) => r.name);
+    expect(await hnsw()).toEqual(['a_very_long_entity_name_for_testing_index_item_embedding_vector']);
+    await migrate(t.db, long(['cosine', 'l2', 'inner_product']));
+    const three = await hnsw();
+    expect(three).toHaveLength(3);
+    expect(three.every((n) => Buffer.byteLength(n) <= 63)).toBe(true);
+    expect((await migrate(t.db, long(['cosine', 'l2', 'inner_product']))).applied).toBe(false);
+    await migrate(t.db, long(['l2']));
+    expect(await hnsw()).toEqual([three.find((n) => n.endsWith('_l2_hnsw_idx'))]);
+    expect((await migrate(t.db, long(['l2']))).applied).toBe(false);
+  });
 });

@@ -216,9 +216,14 @@ function staleVectorIndexDdl(entity: Entity, table: ExistingTable, options: DdlO
   for (const f of entity.fields) {
     if (f.type !== 'vector') continue;
     const keep = new Set(indexedMetrics(f, options));
+    // Never drop a name that a kept metric also stands for (defensive: names are distinct, see hnswIndexName).
+    const kept = new Set([...keep].map((m) => storedIdentifier(hnswIndexName(entity, f, m))));
+    const dropped = new Set<string>();
     for (const metric of VECTOR_METRICS) {
       const index = storedIdentifier(hnswIndexName(entity, f, metric));
-      if (!keep.has(metric) && table.indexes.has(index)) out.push(`DROP INDEX ${qualified(entity.table.schema, index)}`);
+      if (keep.has(metric) || kept.has(index) || dropped.has(index) || !table.indexes.has(index)) continue;
+      dropped.add(index);
+      out.push(`DROP INDEX ${qualified(entity.table.schema, index)}`);
     }
   }
   return out;

@@ -4,6 +4,7 @@
  * (generated `tsvector` with a GIN index and a comment recording what it is generated from), and with pgvector
  * one HNSW index per declared metric of each vector field.
  */
+import { createHash } from 'node:crypto';
 import { qualified, quoteIdent } from '../../query/sql/ident.js';
 import type { Entity, Field, JsonValue, Model, VectorMetric } from '../../model/types.js';
 import type { DdlOptions } from './ddl.js';
@@ -168,14 +169,24 @@ export function searchCommentDdl(model: Model, entity: Entity): string | null {
 /** pgvector operator class of each metric (SPEC S-5). */
 const OPCLASS: Record<VectorMetric, string> = { cosine: 'vector_cosine_ops', l2: 'vector_l2_ops', inner_product: 'vector_ip_ops' };
 
+/** Longest identifier PostgreSQL keeps (NAMEDATALEN − 1 bytes); longer ones are truncated. */
+const MAX_IDENTIFIER_BYTES = 63;
+
 /**
  * Name of the HNSW index of a vector field for one metric: `<table>_<col>_hnsw_idx` for cosine (the name
- * databases created before per-metric indexes already have), `<table>_<col>_l2_hnsw_idx`,
- * `<table>_<col>_ip_hnsw_idx`.
+ * databases created before per-metric indexes already have; PostgreSQL truncates it beyond 63 bytes),
+ * `<table>_<col>_l2_hnsw_idx`, `<table>_<col>_ip_hnsw_idx`. When an l2 or inner-product name would pass
+ * 63 bytes, truncation would make it equal to the cosine one: it becomes `<prefix>_<8 hex of
+ * sha256(table.column)>_l2_hnsw_idx` instead, within 63 bytes (the way PostgreSQL's own ChooseRelationName
+ * keeps generated names apart). Model names are ASCII snake_case, so characters are bytes.
  */
 export function hnswIndexName(entity: Entity, f: Field, metric: VectorMetric): string {
-  const infix = metric === 'cosine' ? '' : metric === 'l2' ? 'l2_' : 'ip_';
-  return `${entity.table.name}_${f.column}_${infix}hnsw_idx`;
+  const base = `${entity.table.name}_${f.column}`;
+  if (metric === 'cosine') return `${base}_hnsw_idx`;
+  const suffix = metric === 'l2' ? '_l2_hnsw_idx' : '_ip_hnsw_idx';
+  if (base.length + suffix.length <= MAX_IDENTIFIER_BYTES) return `${base}${suffix}`;
+  const hash = createHash('sha256').update(`${entity.table.name}.${f.column}`).digest('hex').slice(0, 8);
+  return `${base.slice(0, MAX_IDENTIFIER_BYTES - suffix.length - hash.length - 1)}_${hash}${suffix}`;
 }
 
 /** Metrics of a vector field that get an HNSW index (none without pgvector or beyond 2,000 dimensions). */

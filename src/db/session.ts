@@ -47,10 +47,17 @@ export const PRINCIPAL_SETTINGS_SQL =
   `set_config('${SETTING.projectIds}', $2, true), ` +
   `set_config('${SETTING.userId}', $3, true), ` +
   `set_config('statement_timeout', $4, true), ` +
-  `set_config('TimeZone', 'UTC', true)`;
+  `set_config('TimeZone', 'UTC', true), ` +
+  `set_config('extra_float_digits', '1', true)`;
 
-/** Owner transactions only pin the time zone. */
-export const OWNER_SETTINGS_SQL = `SELECT set_config('TimeZone', 'UTC', true)`;
+/**
+ * Owner transactions pin the time zone and the float output too. `extra_float_digits = 1` (PostgreSQL's
+ * default since 12) prints the shortest text that reads back exactly: JSON answers keep every float's value,
+ * and keyset cursors over float keys, `_rank` and `_distance` compare equal to the row they came from. A
+ * database or role configured with 0 would otherwise round them (`0.66871977` → `0.66872`) and make a cursor
+ * page return its own rows again.
+ */
+export const OWNER_SETTINGS_SQL = `SELECT set_config('TimeZone', 'UTC', true), set_config('extra_float_digits', '1', true)`;
 
 const ROLES = new Set(['admin', 'owner', 'editor', 'viewer']);
 

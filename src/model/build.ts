@@ -12,8 +12,24 @@ import type { Entity, Field, JsonValue, Model, Relation, RootAlias } from './typ
 const RESERVED_ENTITIES = new Set(['project', 'query', 'mutation', 'subscription', 'lattice', 'node', 'page_info']);
 /** Column names every data entity has. */
 const BUILTIN_COLUMNS = new Set(['id', 'project_id', 'created_at', 'updated_at']);
-/** Field names that would clash with built-ins or generated names. */
-const RESERVED_FIELDS = new Set([...BUILTIN_COLUMNS, 'project', 'typename', '_rank', '_distance']);
+/**
+ * Field names that would clash with built-ins or generated names: also the full-text column `search_vector`,
+ * and the REST list parameters (a field of that name could not be filtered by equality in a query string).
+ */
+const RESERVED_FIELDS = new Set([
+  ...BUILTIN_COLUMNS,
+  'project',
+  'typename',
+  '_rank',
+  '_distance',
+  'search_vector',
+  'filter',
+  'search',
+  'nearest',
+  'order_by',
+  'limit',
+  'offset',
+]);
 
 /** The validated document with defaults filled (output of `modelDocument.parse`). */
 export interface ParsedDocument {

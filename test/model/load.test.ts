@@ -121,6 +121,13 @@ describe('model validation errors name the path', () => {
     expect(p.map((d) => d.path)).toEqual(expect.arrayContaining(['entities.project']));
   });
 
+  it('reserves the full-text column and the REST list parameters as field names', () => {
+    const names = ['search_vector', 'filter', 'search', 'nearest', 'order_by', 'limit', 'offset'];
+    const p = problems({ name: 'x', entities: { item: { fields: Object.fromEntries(names.map((n) => [n, { type: 'string' }])) } } });
+    expect(p.map((d) => d.path).sort()).toEqual(names.map((n) => `entities.item.fields.${n}`).sort());
+    expect(p.every((d) => /reserved/.test(d.message))).toBe(true);
+  });
+
   it('a unique ref gives a one-to-one inverse', () => {
     const m = loadModelDocument({
       name: 'x',

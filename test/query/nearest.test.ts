@@ -199,6 +199,18 @@ describe.each(TEST_KINDS)('similarity on %s', (kind) => {
     expect(ip.length).toBeGreaterThan(0);
   });
 
+  it('treats elements below float4 range as 0 on both storages (pgvector rounds them; real[] input would fail)', async () => {
+    const q = QUERIES[0];
+    const tiny = [...q.slice(0, 3), 1e-50];
+    const zeroed = [...q.slice(0, 3), 0];
+    const { a, b } = await run([
+      ['a', books({ nearest: near('l2', tiny) })],
+      ['b', books({ nearest: near('l2', zeroed) })],
+    ]);
+    expect((a as Row[]).length).toBeGreaterThan(0);
+    expect(a).toEqual(b);
+  });
+
   it('uses the storage of this database: operators and the iterative-scan gate with pgvector, functions without', async () => {
     const options = await compileOptionsOf(t().db);
     expect(options.vectors).toBe(kind === 'pglite' ? 'pgvector' : 'array');

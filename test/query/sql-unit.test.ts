@@ -59,6 +59,10 @@ describe('ParamContext', () => {
 describe('filters', () => {
   it('compiles comparisons with casts and null-aware ne / not_in', () => {
     expect(filterSql('trial', cmp('name', 'eq', 'a'))).toEqual({ sql: 't0."name" = $1::text', params: ['a'] });
+    // A trailing escape character would fail in PostgreSQL only once a row reaches it: refused up front.
+    expect(() => filterSql('trial', cmp('name', 'like', 'abc\\'))).toThrow(/ends with the escape character/);
+    expect(() => filterSql('trial', cmp('name', 'ilike', 'a\\\\\\'))).toThrow(LatticeError);
+    expect(filterSql('trial', cmp('name', 'like', 'a\\\\')).params).toEqual(['a\\\\']);
     expect(filterSql('trial', cmp('name', 'eq', null)).sql).toBe('t0."name" IS NULL');
     expect(filterSql('trial', cmp('name', 'ne', 'a')).sql).toBe('t0."name" IS DISTINCT FROM $1::text');
     expect(filterSql('trial', cmp('duration', 'gte', 1.5, 'float'))).toEqual({ sql: 't0."duration" >= $1::float8', params: [1.5] });

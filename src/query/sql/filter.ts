@@ -64,6 +64,20 @@ function requireString(field: Field, op: string, value: unknown): string {
 }
 
 /**
+ * A LIKE / ILIKE pattern as given, checked for what PostgreSQL would refuse only once a row reaches it: a
+ * trailing escape character (`\`), so the same filter cannot pass or fail depending on the data.
+ * @throws LatticeError BAD_USER_INPUT for a non-string, or a pattern ending in an unescaped `\`
+ */
+function likePattern(field: Field, op: string, value: unknown): string {
+  const pattern = requireString(field, op, value);
+  const trailing = /\\+$/.exec(pattern)?.[0].length ?? 0;
+  if (trailing % 2 === 1) {
+    throw badInput(`Filter "${op}" on ${field.column}: the pattern ends with the escape character \\ (backslash); write \\\\ to match a backslash itself.`);
+  }
+  return pattern;
+}
+
+/**
  * One comparison `column <op> value`, for the operators `src/query/operators.ts` allows on the field's type.
  * Operands are bind parameters cast to the column's type (`$n::timestamptz`, `$n::text[]`, `$n::jsonb[]`);
  * enums compare as text except for ranges, which use the enum type (declared order).
@@ -109,9 +123,9 @@ function compileCompare(ctx: CompileContext, field: Field, alias: string, op: Co
       if (typeof value !== 'boolean') throw badInput(`Filter "is_null" on ${field.column} needs true or false.`);
       return value ? `${raw} IS NULL` : `${raw} IS NOT NULL`;
     case 'like':
-      return `${patternCol} LIKE ${ctx.params.add(requireString(field, op, value), 'text')}`;
+      return `${patternCol} LIKE ${ctx.params.add(likePattern(field, op, value), 'text')}`;
     case 'ilike':
-      return `${patternCol} ILIKE ${ctx.params.add(requireString(field, op, value), 'text')}`;
+      return `${patternCol} ILIKE ${ctx.params.add(likePattern(field, op, value), 'text')}`;
     case 'starts_with':
       return `${patternCol} LIKE ${ctx.params.add(`${escapeLike(requireString(field, op, value))}%`, 'text')}`;
     case 'contains':

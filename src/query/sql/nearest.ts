@@ -108,10 +108,13 @@ export function checkNearest(entity: Entity, nearest: NearestArg): Field {
 export function bindNearest(ctx: CompileContext, entity: Entity, nearest: NearestArg): NearestBinding {
   const field = checkNearest(entity, nearest);
   ctx.usesNearest = true;
+  // Elements are float4 under both storages. Rounded here, a magnitude below float4's range is 0 on both
+  // (pgvector would round it to 0, while `real[]` input would fail with "out of range").
+  const elements = nearest.vector.map((x) => Math.fround(x));
   const vector =
     ctx.options.vectors === 'pgvector'
-      ? ctx.params.add(`[${nearest.vector.join(',')}]`, 'vector')
-      : ctx.params.add([...nearest.vector], 'real[]');
+      ? ctx.params.add(`[${elements.join(',')}]`, 'vector')
+      : ctx.params.add(elements, 'real[]');
   const maxDistance = nearest.maxDistance === undefined ? undefined : ctx.params.add(nearest.maxDistance, 'float8');
   return { field, metric: nearest.metric, vector, ...(maxDistance ? { maxDistance } : {}) };
 }

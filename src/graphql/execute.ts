@@ -7,6 +7,10 @@
  * data root fields are still compiled into one statement; graphql-js `execute` then answers the whole
  * operation with a root value holding those results, read by response key.
  *
+ * Mutations (SPEC G-7) are planned by `src/graphql/mutation/plan.ts` and run by `mutation/execute.ts` in one
+ * transaction (one write statement per entity type and field, one read per field); a failed field answers 200
+ * with `data: null` and its error (an execution error in GraphQL-over-HTTP terms), nothing written.
+ *
  * Status codes follow GraphQL-over-HTTP for `application/graphql-response+json`: request errors (syntax,
  * validation, variables, arguments, limits) are 4xx without `data`; the HTTP layer downgrades them to 200
  * for `application/json` clients.
@@ -19,7 +23,9 @@ import { checkDocumentNesting, checkJsonNesting } from '../nesting.js';
 import { compileRead, type CompileOptions } from '../query/sql/compile.js';
 import type { ServerConfig } from '../server/context.js';
 import { cachedDocument, parseDocument, validateDocument, type ValidationOptions } from './document.js';
-import { formatErrors, requestError, statusOf } from './errors.js';
+import { formatErrors, GraphQLRequestError, requestError, statusOf } from './errors.js';
+import { executeMutation } from './mutation/execute.js';
+import { planMutation } from './mutation/plan.js';
 import { analyzeOperation, selectOperation } from './plan/operation.js';
 
 /** What `executeGraphQL` needs (an AppContext-like bag for one request). */
@@ -69,6 +75,8 @@ export interface GraphQLHttpResult {
   readonly body: string;
   /** Present when tracing was asked for (also sent as a `Server-Timing` header). */
   readonly trace?: GraphQLTrace;
+  /** `Allow` header of a 405 answer (a mutation over GET: `POST`). */
+  readonly allow?: string;
 }
 
 /** Wraps a transaction handle so every statement the request sends through it is counted in the trace. */
@@ -103,7 +111,7 @@ function documentOf(schema: GraphQLSchema, request: GraphQLRequest, method: 'GET
   if (method === 'GET') {
     const op = selectOperation(document, request.operationName);
     if (op.operation !== 'query') {
-      throw Object.assign(requestError('BAD_USER_INPUT', `A ${op.operation} cannot be sent with GET; use POST.`, op), { httpStatus: 405 });
+      throw Object.assign(requestError('BAD_USER_INPUT', `A ${op.operation} cannot be sent with GET; use POST.`, op), { httpStatus: 405, allow: 'POST' });
     }
   }
   return cached ?? validateDocument(schema, request.query, document, validation);
@@ -143,9 +151,22 @@ export async function executeGraphQL(
     trace.parse_validate_ms = elapsedMs(phase);
     phase = process.hrtime.bigint();
     const planCtx = { model: ctx.model, schema: ctx.schema, principal: ctx.principal, limits: ctx.config.limits };
+    const op = selectOperation(document, request.operationName);
+    if (op.operation === 'mutation') {
+      const plan = planMutation(planCtx, document, op, request.variables);
+      trace.plan_ms = elapsedMs(phase);
+      try {
+        const data = await executeMutation({ model: ctx.model, db: ctx.db, principal: ctx.principal, mode: ctx.config.mode, compile: ctx.compile }, plan, trace);
+        return traced(`{"data":${data}}`);
+      } catch (err) {
+        if (!(err instanceof GraphQLRequestError)) throw err;
+        // An execution (field) error: the operation ran and was rolled back; 200 with data null.
+        return traced(JSON.stringify({ errors: formatErrors(err, { mode: ctx.config.mode }), data: null }));
+      }
+    }
     const analyzed = analyzeOperation(planCtx, document, request.operationName, request.variables);
     if (analyzed.operation.operation !== 'query') {
-      throw requestError('BAD_USER_INPUT', 'Only queries are available over GraphQL for now; write data with the REST API.');
+      throw requestError('BAD_USER_INPUT', 'Subscriptions are not available yet; run the query again to see new rows.');
     }
     trace.plan_ms = elapsedMs(phase);
     const hasData = analyzed.plan.roots.some((r) => r.node.kind !== 'typename');
@@ -167,7 +188,7 @@ export async function executeGraphQL(
     return traced(JSON.stringify(body));
   } catch (err) {
     const res = errorResult(ctx, err);
-    const httpStatus = (err as { httpStatus?: number }).httpStatus;
-    return httpStatus ? { ...res, status: httpStatus } : res;
+    const { httpStatus, allow } = err as { httpStatus?: number; allow?: string };
+    return httpStatus ? { ...res, status: httpStatus, ...(allow ? { allow } : {}) } : res;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `/graphql` per the GraphQL-over-HTTP specification (SPEC "GraphQL API"):
  * - `POST` with `application/json` body `{ query, variables, operationName }`;
- * - `GET` with query parameters (queries only: a mutation over GET is 405);
+ * - `GET` with query parameters (queries only: a mutation over GET is 405 with `Allow: POST`);
  * - `GET` from a browser asking for `text/html` without a query: GraphiQL (`graphiql.ts`, assets under
  *   `/graphql/assets/`);
  * - response media type by `Accept`: `application/graphql-response+json` (default; request errors are 4xx)
@@ -21,7 +21,7 @@ import { schemaFor } from './schema/build.js';
 function send(reply: FastifyReply, media: ResponseMedia, result: GraphQLHttpResult): FastifyReply {
   // application/json: a well-formed request answers 200 whatever GraphQL errors it raised (spec §6.4.1).
   const status = media === APPLICATION_JSON && result.status >= 400 && result.status < 500 && ![401, 405, 406, 413, 415].includes(result.status) ? 200 : result.status;
-  if (status === 405) reply.header('allow', 'GET, POST');
+  if (status === 405) reply.header('allow', result.allow ?? 'GET, POST');
   if (result.trace) {
     const t = result.trace;
     reply.header('server-timing', `parse;dur=${t.parse_validate_ms.toFixed(3)}, plan;dur=${t.plan_ms.toFixed(3)}, sql;dur=${t.sql_ms.toFixed(3)}`);

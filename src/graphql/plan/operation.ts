@@ -63,7 +63,7 @@ export function scopeOf(ctx: PlanContext): Scope {
  * @param operationName required when the document has several operations
  * @param variables raw variable values from the request
  * @throws GraphQLRequestError BAD_USER_INPUT (unknown operation, variables, arguments, filters, order, limits,
- *         cursors; mutations and subscriptions), QUERY_TOO_COMPLEX (depth above `limits.maxDepth`)
+ *         cursors; mutations (see `planMutation`) and subscriptions), QUERY_TOO_COMPLEX (depth above `limits.maxDepth`)
  */
 export function analyzeOperation(
   ctx: PlanContext,
@@ -75,7 +75,7 @@ export function analyzeOperation(
   if (operation.operation !== 'query') {
     const message =
       operation.operation === 'mutation'
-        ? 'Mutations are not available yet over GraphQL; write data through the REST API (/api/v1).'
+        ? 'Mutations are planned by planMutation (src/graphql/mutation/plan.ts), not by the query planner.'
         : 'Subscriptions are not available yet; run the query again to see new rows.';
     throw requestError('BAD_USER_INPUT', message, operation);
   }

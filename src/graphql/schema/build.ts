@@ -3,8 +3,8 @@
  *
  * Root `Query` fields per entity (project included): `<name>(id)`, `<plural>(...)`, `<name>_list(...)`,
  * `<name>_connection(...)`, `<name>_aggregate(...)` (`aggregate.ts`), `<plural>_by_ids(ids)`, then the model's
- * root aliases. Every generated field, argument and input field carries `extensions.lattice` metadata (see
- * `meta.ts`) that the planner reads. Subscriptions and mutations are not generated yet.
+ * root aliases. `Mutation` (SPEC G-7) comes from `mutation.ts`. Every generated field, argument and input field
+ * carries `extensions.lattice` metadata (see `meta.ts`) that the planner reads. Subscriptions are not generated yet.
  */
 import {
   assertValidSchema,
@@ -20,6 +20,7 @@ import type { Entity, Model, RootAlias } from '../../model/types.js';
 import { aggregateArgs } from './aggregate.js';
 import { listArgs } from './args.js';
 import { ext, type ArgMeta, type FieldMeta } from './meta.js';
+import { buildMutationType } from './mutation.js';
 import { TypeRegistry } from './registry.js';
 import { GraphQLUuidID } from './scalars.js';
 import { baseType } from './types.js';
@@ -99,7 +100,7 @@ function aliasRootField(reg: TypeRegistry, alias: RootAlias, fields: Fields): vo
 /**
  * Build the GraphQL schema of a model.
  * @param model the resolved model (names already validated by the loader)
- * @returns a GraphQLSchema with a `Query` root; `printSchema` gives its SDL
+ * @returns a GraphQLSchema with a `Query` root (and `Mutation` when the model has data entities); `printSchema` gives its SDL
  * @throws Error when the model is inconsistent (e.g. an alias naming an unknown column) or two generated names
  *         collide (graphql-js reports duplicate type names)
  */
@@ -115,7 +116,8 @@ export function buildSchema(model: Model): GraphQLSchema {
       return fields;
     },
   });
-  const schema = new GraphQLSchema({ query, description: model.description });
+  const mutation = buildMutationType(reg, model);
+  const schema = new GraphQLSchema({ query, ...(mutation ? { mutation } : {}), description: model.description });
   assertValidSchema(schema);
   return schema;
 }

@@ -56,7 +56,30 @@ export type FieldMeta =
       /** A field of `<Type>AggregateKey`: the value of the group key `name` (a `GroupKey.name`). */
       readonly kind: 'group_key';
       readonly name: string;
+    }
+  | {
+      /** A root field of `Mutation` (SPEC G-7): `create_trial`, `update_trials`, ... over `entity`. */
+      readonly kind: 'mutation';
+      readonly entity: string;
+      readonly op: MutationOp;
+    }
+  | {
+      /** A field of `<Type>MutationResult` (mass update / delete). */
+      readonly kind: 'mutation_result';
+      readonly role: 'affected_count' | 'items';
     };
+
+/** The seven mutation fields of an entity (SPEC G-7). */
+export type MutationOp = 'create_one' | 'create_many' | 'upsert_many' | 'update_one' | 'update_many' | 'delete_one' | 'delete_many';
+
+/**
+ * What an input field of `<Type>CreateInput` / `<Type>UpsertInput` / `<Type>Patch` is: a writable column, or
+ * (create inputs only) a to-many relation whose children are created with the parent (nested creation), their
+ * foreign key `column` (on `target`) set to the parent's id.
+ */
+export type WriteFieldMeta =
+  | { readonly kind: 'write_column'; readonly column: string; readonly type: FieldType }
+  | { readonly kind: 'write_nested'; readonly relation: string; readonly target: string; readonly column: string };
 
 /** What an argument is. */
 export type ArgMeta =
@@ -76,6 +99,10 @@ export type ArgMeta =
   | {
       /** Aggregates: `order_by: [<Type>AggregateOrderBy!]` (fields carry `AggregateOrderFieldMeta`). */
       readonly role: 'aggregate_order_by';
+    }
+  | {
+      /** Mutations: `input` (one create input), `inputs` (a list of create / upsert inputs), `patch`, `at_most`. */
+      readonly role: 'input' | 'inputs' | 'patch' | 'at_most';
     }
   | {
       /** Shorthand equality on a column (`experiment_id: ID`), or a required alias argument. */

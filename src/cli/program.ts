@@ -1,5 +1,5 @@
 /**
- * The `lattice` command line (SPEC C): `serve`, `migrate`, `schema print`, `project create|list`,
+ * The `lattice` command line (SPEC C): `serve`, `migrate`, `schema print`, `openapi`, `project create|list`,
  * `key create|list|revoke`, `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`,
  * `LATTICE_LOG_LEVEL`, `LATTICE_INTROSPECTION`), then defaults.
  */
@@ -10,7 +10,7 @@ import { DEFAULT_CREDENTIALS_FILE, readCredentials } from '../server/bootstrap.j
 import { authorizationFor, DEFAULT_URL, resolveAdminTarget, type AdminTarget, type TargetOptions } from './admin-target.js';
 import { CliError, processIo, type CliIo } from './io.js';
 import { loadModelOption, migrateModel } from './model-option.js';
-import { schemaSdl } from './schema.js';
+import { openapiText, schemaSdl } from './schema.js';
 import { startServe, type ServeOptions } from './serve.js';
 
 function parsePort(value: string): number {
@@ -113,6 +113,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addOption(new Option('--model <file>', 'model file (.yaml, .json, .ts); overrides --preset'))
     .action(async (flags: { preset: string; model?: string }) => {
       io.out(schemaSdl(await loadModelOption(flags)));
+    });
+
+  program
+    .command('openapi')
+    .description('print the OpenAPI 3.1 document of the REST API of the model given by --preset / --model (no database needed)')
+    .addOption(new Option('--preset <name>', 'shipped model preset').default('experiments'))
+    .addOption(new Option('--model <file>', 'model file (.yaml, .json, .ts); overrides --preset'))
+    .action(async (flags: { preset: string; model?: string }) => {
+      io.out(openapiText(await loadModelOption(flags)));
     });
 
   const project = program.command('project').description('manage projects (admin)');

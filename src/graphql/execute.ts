@@ -166,7 +166,7 @@ export async function executeGraphQL(
     }
     const analyzed = analyzeOperation(planCtx, document, request.operationName, request.variables);
     if (analyzed.operation.operation !== 'query') {
-      throw requestError('BAD_USER_INPUT', 'Subscriptions are not available yet; run the query again to see new rows.');
+      throw requestError('BAD_USER_INPUT', 'Subscriptions run over WebSocket (graphql-ws protocol) at /graphql or Server-Sent Events (graphql-sse) at /graphql/stream, not over plain HTTP.');
     }
     trace.plan_ms = elapsedMs(phase);
     const hasData = analyzed.plan.roots.some((r) => r.node.kind !== 'typename');

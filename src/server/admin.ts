@@ -23,7 +23,8 @@ import { errorBodySchema } from './errors.js';
 import { UUID_JSON_SCHEMA } from '../uuid.js';
 
 const uuid = UUID_JSON_SCHEMA;
-const projectSchema = {
+/** A project as the administration routes answer it. */
+export const projectSchema = {
   type: 'object',
   properties: { id: { type: 'string' }, name: { type: 'string' }, created_at: { type: 'string' }, updated_at: { type: 'string' } },
 } as const;
@@ -35,7 +36,8 @@ const keyProperties = {
   name: { type: ['string', 'null'] },
   public_key: { type: 'string' },
 } as const;
-const keyInfoSchema = {
+/** An API key as listed or revoked (never the secret or its hash). */
+export const keyInfoSchema = {
   type: 'object',
   properties: {
     ...keyProperties,
@@ -45,16 +47,31 @@ const keyInfoSchema = {
   },
 } as const;
 /** The answer of key creation: the only time the secret is shown. */
-const createdKeySchema = {
+export const createdKeySchema = {
   type: 'object',
   properties: { ...keyProperties, secret_key: { type: 'string' } },
 } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema } as const;
-const projectParams = { type: 'object', properties: { id: uuid }, required: ['id'], additionalProperties: false } as const;
-const keyParams = {
+export const projectParams = { type: 'object', properties: { id: uuid }, required: ['id'], additionalProperties: false } as const;
+export const keyParams = {
   type: 'object',
   properties: { id: uuid, key_id: uuid },
   required: ['id', 'key_id'],
+  additionalProperties: false,
+} as const;
+
+/** Body of `POST /api/v1/projects`. */
+export const projectBodySchema = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
+  required: ['name'],
+  additionalProperties: false,
+} as const;
+/** Body of `POST /api/v1/projects/{id}/keys`. */
+export const keyBodySchema = {
+  type: 'object',
+  properties: { role: { type: 'string', enum: [...PROJECT_ROLES] }, name: { type: 'string', minLength: 1, maxLength: 200 } },
+  required: ['role'],
   additionalProperties: false,
 } as const;
 
@@ -88,12 +105,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/api/v1/projects',
     {
       schema: {
-        body: {
-          type: 'object',
-          properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
-          required: ['name'],
-          additionalProperties: false,
-        },
+        body: projectBodySchema,
         response: { 201: projectSchema, ...errors },
       },
     },
@@ -138,12 +150,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
     {
       schema: {
         params: projectParams,
-        body: {
-          type: 'object',
-          properties: { role: { type: 'string', enum: [...PROJECT_ROLES] }, name: { type: 'string', minLength: 1, maxLength: 200 } },
-          required: ['role'],
-          additionalProperties: false,
-        },
+        body: keyBodySchema,
         response: { 201: createdKeySchema, ...errors },
       },
     },

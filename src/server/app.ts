@@ -20,6 +20,9 @@ import { registerAuthHook } from './auth-hook.js';
 import { DEFAULT_LIMITS, type AppContext, type ServerConfig } from './context.js';
 import { sendError } from './errors.js';
 import { healthRoutes } from './health.js';
+import { registerLive } from '../live/transports.js';
+import type { LiveOptions } from '../live/hub.js';
+import { apiDocsRoutes } from '../rest/api-docs.js';
 import { buildValidator } from './validation.js';
 
 /** Default request body limit: 10 MB (SPEC G-12). */
@@ -31,6 +34,8 @@ export interface BuildServerOptions {
   readonly config?: Partial<ServerConfig>;
   /** Fastify/pino logger options: `false` (default) silences logging, `true` logs JSON at info, or pino options. */
   readonly logger?: boolean | object;
+  /** Subscription tunables (coalescing window, credential re-check interval; see src/live/hub.ts). */
+  readonly live?: LiveOptions;
 }
 
 /**
@@ -126,8 +131,11 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   );
 
   await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => apiDocsRoutes(scope, ctx));
   await app.register(async (scope) => adminRoutes(scope, ctx));
   await app.register(async (scope) => graphqlRoutes(scope, ctx));
   await app.register(async (scope) => restRoutes(scope, ctx));
+  // Subscriptions (SPEC G-8): WebSocket upgrade at /graphql, SSE at /graphql/stream, closed first on shutdown.
+  registerLive(app, ctx, options.live);
   return { app, ctx };
 }

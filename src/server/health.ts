@@ -9,7 +9,8 @@ import type { AppContext } from './context.js';
 /** How long the database ping may take before the instance reports itself unavailable (ms). */
 const PING_TIMEOUT_MS = 2_000;
 
-const healthSchema = {
+/** The answer of the health routes (200 and 503). */
+export const healthSchema = {
   type: 'object',
   properties: {
     status: { type: 'string' },

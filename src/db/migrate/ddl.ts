@@ -8,6 +8,7 @@ import { EMPTY_CATALOG, type CatalogSnapshot } from './catalog.js';
 import { entityRlsDdl, grantsDdl, projectsRlsDdl } from './rls.js';
 import { functionsDdl, preambleDdl, roleDdl, systemTablesDdl } from './system.js';
 import { dataEntities, enumTypesDdl, tableDdl } from './tables.js';
+import { entityEventTriggersDdl, eventFunctionDdl } from './events.js';
 
 /** What the target database offers. */
 export interface DdlOptions {
@@ -46,6 +47,9 @@ export function generateDdl(
     ...orderedEntities(model).flatMap((e) => tableDdl(model, e, opts, alterTableDdl(model, e, catalog, opts, previous))),
     ...projectsRlsDdl(model),
     ...dataEntities(model).flatMap((e) => entityRlsDdl(model, e)),
+    // Change events for subscriptions (SPEC G-8): see events.ts.
+    eventFunctionDdl(s),
+    ...dataEntities(model).flatMap((e) => entityEventTriggersDdl(model, e)),
     ...grantsDdl(model),
   ];
 }

@@ -76,7 +76,7 @@ export function analyzeOperation(
     const message =
       operation.operation === 'mutation'
         ? 'Mutations are planned by planMutation (src/graphql/mutation/plan.ts), not by the query planner.'
-        : 'Subscriptions are not available yet; run the query again to see new rows.';
+        : 'Subscriptions are planned by planSubscription (src/live/plan.ts) and served over WebSocket or SSE.';
     throw requestError('BAD_USER_INPUT', message, operation);
   }
   const coerced = getVariableValues(ctx.schema, operation.variableDefinitions ?? [], { ...(variables ?? {}) });

@@ -4,7 +4,7 @@
  * Root `Query` fields per entity (project included): `<name>(id)`, `<plural>(...)`, `<name>_list(...)`,
  * `<name>_connection(...)`, `<name>_aggregate(...)` (`aggregate.ts`), `<plural>_by_ids(ids)`, then the model's
  * root aliases. `Mutation` (SPEC G-7) comes from `mutation.ts`. Every generated field, argument and input field
- * carries `extensions.lattice` metadata (see `meta.ts`) that the planner reads. Subscriptions are not generated yet.
+ * carries `extensions.lattice` metadata (see `meta.ts`) that the planner reads. `Subscription` (SPEC G-8) comes from `subscription.ts`.
  */
 import {
   assertValidSchema,
@@ -21,6 +21,7 @@ import { aggregateArgs } from './aggregate.js';
 import { listArgs } from './args.js';
 import { ext, type ArgMeta, type FieldMeta } from './meta.js';
 import { buildMutationType } from './mutation.js';
+import { buildSubscriptionType } from './subscription.js';
 import { TypeRegistry } from './registry.js';
 import { GraphQLUuidID } from './scalars.js';
 import { baseType } from './types.js';
@@ -117,7 +118,8 @@ export function buildSchema(model: Model): GraphQLSchema {
     },
   });
   const mutation = buildMutationType(reg, model);
-  const schema = new GraphQLSchema({ query, ...(mutation ? { mutation } : {}), description: model.description });
+  const subscription = buildSubscriptionType(reg, model);
+  const schema = new GraphQLSchema({ query, ...(mutation ? { mutation } : {}), ...(subscription ? { subscription } : {}), description: model.description });
   assertValidSchema(schema);
   return schema;
 }

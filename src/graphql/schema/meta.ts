@@ -64,6 +64,16 @@ export type FieldMeta =
       readonly op: MutationOp;
     }
   | {
+      /** A root field of `Subscription` (SPEC G-8): `trial_events(filter)` over `entity` (src/graphql/schema/subscription.ts). */
+      readonly kind: 'subscription';
+      readonly entity: string;
+    }
+  | {
+      /** A field of `<Type>Event`: `op`, `id` or `row`. */
+      readonly kind: 'event';
+      readonly role: 'op' | 'id' | 'row';
+    }
+  | {
       /** A field of `<Type>MutationResult` (mass update / delete). */
       readonly kind: 'mutation_result';
       readonly role: 'affected_count' | 'items';

@@ -1,0 +1,157 @@
+/**
+ * The parts of the OpenAPI document (SPEC R-3) that do not depend on an entity's routes: the ingestion
+ * schemas (one event schema per entity and write operation, the request and the 207 answer), and the
+ * administration (projects, keys), health and document paths, from the admin and health route schemas.
+ */
+import type { Entity } from '../model/types.js';
+import { keyBodySchema, keyParams, projectBodySchema, projectParams } from '../server/admin.js';
+import { copy, errors, json, ref, WRITE_MODES } from './openapi-common.js';
+import { MAX_BATCH } from './rows.js';
+import type { JsonSchema } from './schemas.js';
+
+/** Path of the served document. */
+export const OPENAPI_PATH = '/api/openapi.json';
+
+/** Schemas of the ingestion route: one event schema per entity and operation, the request and the 207 answer. */
+export function ingestSchemas(entities: readonly Entity[], schemas: Record<string, JsonSchema>): void {
+  const events: JsonSchema[] = [];
+  for (const e of entities) {
+    for (const mode of WRITE_MODES) {
+      const body = mode === 'create' ? 'Create' : mode === 'delete' ? 'Delete' : 'Update';
+      const name = `${e.typeName}${mode[0].toUpperCase()}${mode.slice(1)}Event`;
+      schemas[name] = {
+        type: 'object',
+        properties: {
+          id: { type: 'string', minLength: 1, maxLength: 256, description: 'Event id; a resent event with the same id is processed once.' },
+          type: { const: `${e.name}.${mode}` },
+          timestamp: { type: 'string' },
+          body: ref(`${e.typeName}${body}`),
+        },
+        required: ['id', 'type', 'body'],
+        additionalProperties: false,
+      };
+      events.push(ref(name));
+    }
+  }
+  schemas.IngestEvent = { oneOf: events, description: 'One event; each is validated on its own, so a bad event fails alone (in `errors`).' };
+  schemas.IngestRequest = {
+    type: 'object',
+    properties: {
+      batch: { type: 'array', items: ref('IngestEvent'), maxItems: MAX_BATCH },
+      metadata: { type: 'object' },
+    },
+    required: ['batch'],
+    additionalProperties: false,
+  };
+  schemas.IngestResponse = {
+    type: 'object',
+    properties: {
+      successes: {
+        type: 'array',
+        items: { type: 'object', properties: { id: { type: ['string', 'null'] }, status: { type: 'integer', description: '201 created, 200 already there.' } }, required: ['id', 'status'] },
+      },
+      errors: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            id: { type: ['string', 'null'] },
+            status: { type: 'integer', description: '400 invalid, 403 not allowed, 404 unknown id, 409 conflict, 422 parent missing.' },
+            message: { type: 'string' },
+          },
+          required: ['id', 'status', 'message'],
+        },
+      },
+    },
+    required: ['successes', 'errors'],
+  };
+}
+
+/** The administration and operations paths (projects, keys, health, this document and its reference page). */
+export function fixedPaths(paths: Record<string, JsonSchema>): void {
+  const admin = ['administration'];
+  const open: JsonSchema[] = [];
+  // Path parameters from the admin routes' own `params` schemas.
+  const pathSchemas = { ...projectParams.properties, ...keyParams.properties } as Record<string, unknown>;
+  const param = (name: string, what: string) => ({ name, in: 'path', required: true, description: what, schema: copy(pathSchemas[name]) });
+  paths['/api/v1/projects'] = {
+    get: {
+      tags: admin,
+      operationId: 'list_projects',
+      summary: 'List projects (admin: all; other keys: their own)',
+      responses: {
+        200: { description: 'Projects.', content: json({ type: 'object', properties: { items: { type: 'array', items: ref('Project') }, total_count: { type: 'integer' } } }) },
+        ...errors('Unauthenticated'),
+      },
+    },
+    post: {
+      tags: admin,
+      operationId: 'create_project',
+      summary: 'Create a project (admin)',
+      requestBody: { required: true, content: json(copy(projectBodySchema)) },
+      responses: { 201: { description: 'The project.', content: json(ref('Project')) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden') },
+    },
+  };
+  paths['/api/v1/projects/{id}'] = {
+    get: {
+      tags: admin,
+      operationId: 'get_project',
+      summary: 'Get a project (admin, or a key of that project)',
+      parameters: [param('id', 'Project id.')],
+      responses: { 200: { description: 'The project.', content: json(ref('Project')) }, ...errors('BadRequest', 'Unauthenticated', 'NotFound') },
+    },
+  };
+  paths['/api/v1/projects/{id}/keys'] = {
+    get: {
+      tags: admin,
+      operationId: 'list_keys',
+      summary: "List a project's API keys, without secrets (admin, or an owner key of the project)",
+      parameters: [param('id', 'Project id.')],
+      responses: {
+        200: { description: 'Keys.', content: json({ type: 'object', properties: { items: { type: 'array', items: ref('ApiKey') }, total_count: { type: 'integer' } } }) },
+        ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound'),
+      },
+    },
+    post: {
+      tags: admin,
+      operationId: 'create_key',
+      summary: 'Create an API key (admin, or an owner key of the project); the secret is answered only now',
+      parameters: [param('id', 'Project id.')],
+      requestBody: { required: true, content: json(copy(keyBodySchema)) },
+      responses: { 201: { description: 'The key with its secret.', content: json(ref('CreatedApiKey')) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+  };
+  paths['/api/v1/projects/{id}/keys/{key_id}'] = {
+    delete: {
+      tags: admin,
+      operationId: 'revoke_key',
+      summary: 'Revoke an API key (admin, or an owner key of the project)',
+      parameters: [param('id', 'Project id.'), param('key_id', 'Key id.')],
+      responses: { 200: { description: 'The revoked key.', content: json(ref('ApiKey')) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+  };
+  const health = (operationId: string, summary: string) => ({
+    get: {
+      tags: ['operations'],
+      operationId,
+      summary,
+      security: open,
+      responses: {
+        200: { description: 'The database answers and the model is loaded.', content: json(ref('Health')) },
+        503: { description: 'The database does not answer.', content: json(ref('Health')) },
+      },
+    },
+  });
+  paths['/api/health'] = health('health', 'Liveness and readiness (no credentials)');
+  paths['/api/public/health'] = health('health_public', 'Alias of /api/health (no credentials)');
+  paths[OPENAPI_PATH] = {
+    get: {
+      tags: ['operations'],
+      operationId: 'openapi',
+      summary: 'This OpenAPI document (no credentials); follows the running model',
+      security: open,
+      responses: { 200: { description: 'The OpenAPI 3.1 document.', content: json({ type: 'object' }) } },
+    },
+  };
+}
+

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { badInput, type ErrorDetail, type LatticeError } from '../errors.js';
 import { enumName, pluralize, refColumn, relationShapes, rootNames, typeName } from './inflection.js';
+import { resolveIndexes } from './indexes.js';
 import type { EntityDocument, FieldDocument } from './document.js';
 import type { Entity, Field, JsonValue, Model, Relation, RootAlias } from './types.js';
 
@@ -195,16 +196,25 @@ export function buildModel(doc: ParsedDocument): Model {
     system: true,
     table: { schema: SYSTEM_SCHEMA, name: 'projects' },
     tenantColumn: 'id',
+    indexes: [],
   }));
 
   for (const [name, e] of Object.entries(doc.entities)) {
     const rel = new Map<string, Relation>();
     relations.set(name, rel);
-    entities.set(name, makeEntity(name, plurals.get(name)!, buildDataFields(name, e), rel, {
+    const fields = buildDataFields(name, e);
+    // Names of the indexes every table gets per field (src/db/migrate/tables.ts): not available to `indexes:`.
+    const builtinIndexes = new Set(
+      fields.filter((f) => f.column === 'created_at' || (f.type === 'ref' && !f.builtin && !f.unique) || (f.index && !f.unique)).map((f) => `${name}_${f.column}_idx`),
+    );
+    builtinIndexes.add(`${name}_search_vector_idx`);
+    const indexes = resolveIndexes(`entities.${name}`, name, e.indexes ?? [], fields, builtinIndexes, errors);
+    entities.set(name, makeEntity(name, plurals.get(name)!, fields, rel, {
       ...(e.description !== undefined ? { description: e.description } : {}),
       system: false,
       table: { schema: dataSchema, name },
       tenantColumn: 'project_id',
+      indexes,
     }));
   }
 
@@ -293,7 +303,7 @@ function makeEntity(
   plural: string,
   fields: Field[],
   relations: Map<string, Relation>,
-  rest: Pick<Entity, 'system' | 'table' | 'tenantColumn'> & { description?: string },
+  rest: Pick<Entity, 'system' | 'table' | 'tenantColumn' | 'indexes'> & { description?: string },
 ): Entity {
   return {
     name,

@@ -64,10 +64,57 @@ export const fieldDocument = z.strictObject({
   inverse: snake.optional(),
 });
 
+/**
+ * One column of a declared index: a field name, or `{ field, order, nulls }` (SPEC M-2). A bare name is read
+ * as `{ field: name }`, so errors name the exact key (`indexes.0.fields.1.order`).
+ */
+export const indexFieldDocument = z.preprocess(
+  (v) => (typeof v === 'string' ? { field: v } : v),
+  z.strictObject(
+    {
+      field: snake,
+      order: z.enum(['asc', 'desc'], { error: 'expected asc or desc' }).optional(),
+      nulls: z.enum(['first', 'last'], { error: 'expected first or last' }).optional(),
+    },
+    { error: 'expected a field name, or { field: <name>, order: asc|desc, nulls: first|last }' },
+  ),
+);
+
+/**
+ * One condition of a partial index's `where`: `{ is_null: true|false }` or `{ eq: <literal> }` (checked against
+ * the field's type in src/model/indexes.ts; rendered as a typed SQL literal, never raw SQL).
+ */
+export const indexConditionDocument = z
+  .strictObject({
+    is_null: z.boolean().optional(),
+    eq: z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' }).optional(),
+  })
+  .refine((c) => (c.is_null === undefined) !== (c.eq === undefined), 'give exactly one of is_null: true|false or eq: <value>');
+
+/**
+ * A declared (composite, ordered, optionally partial) index: `[trial, step]`, or
+ * `{ fields: [trial, { field: step, order: desc }], where: { step: { is_null: false } } }`. A list is read as
+ * `{ fields: list }`, so errors of both forms have the path `indexes.<i>.fields.<j>`.
+ */
+export const indexDocument = z.preprocess(
+  (v) => (Array.isArray(v) ? { fields: v } : v),
+  z.strictObject(
+    {
+      fields: z.array(indexFieldDocument).min(1, 'list at least one field, e.g. [trial, step]'),
+      where: z
+        .record(snake, indexConditionDocument, { error: 'expected { <field>: { is_null: true|false } } or { <field>: { eq: <value> } }' })
+        .optional(),
+    },
+    { error: 'expected a list of fields such as [trial, step], or { fields: [...], where: {...} }' },
+  ),
+);
+
 export const entityDocument = z.strictObject({
   description: z.string().optional(),
   plural: snake.optional(),
   fields: z.record(snake, fieldDocument),
+  /** Composite and ordered indexes (SPEC M-2); `project_id` always leads. */
+  indexes: z.array(indexDocument).optional(),
 });
 
 export const aliasDocument = z.strictObject({
@@ -97,6 +144,7 @@ export const modelDocument = z.strictObject({
 export type ModelDocument = z.input<typeof modelDocument>;
 export type FieldDocument = z.output<typeof fieldDocument>;
 export type EntityDocument = z.output<typeof entityDocument>;
+export type IndexDocument = z.output<typeof indexDocument>;
 
 /**
  * Identity helper for models written in TypeScript (`lattice.model.ts`): gives type checking and completion.

@@ -97,6 +97,29 @@ export interface Relation {
   readonly via: { readonly entity: string; readonly field: string };
 }
 
+/** One key column of a declared index, after `project_id` (which always leads). */
+export interface IndexColumn {
+  /** SQL column, e.g. `trial_id` for the ref field `trial`. */
+  readonly column: string;
+  readonly order: 'asc' | 'desc';
+  /** NULLS FIRST / LAST when declared; PostgreSQL's default otherwise (last for asc, first for desc). */
+  readonly nulls?: 'first' | 'last';
+}
+
+/** One condition of a partial index (all are ANDed): `column IS [NOT] NULL` or `column = <literal>`. */
+export type IndexCondition =
+  | { readonly column: string; readonly isNull: boolean }
+  | { readonly column: string; readonly eq: string | number | boolean };
+
+/** An index declared with the entity's `indexes:` (SPEC M-2): btree on `(project_id, ...columns)`. */
+export interface EntityIndex {
+  /** `<table>_<col>_<col>_idx`, or a hashed form within 63 bytes (see `declaredIndexName`). */
+  readonly name: string;
+  readonly columns: readonly IndexColumn[];
+  /** Partial-index conditions, ANDed; empty for a full index. */
+  readonly where: readonly IndexCondition[];
+}
+
 /** One entity (table) of the model. */
 export interface Entity {
   /** Singular snake_case name, e.g. `trial`. */
@@ -118,6 +141,8 @@ export interface Entity {
   readonly columns: ReadonlyMap<string, Field>;
   /** Relations whose source is this entity, by field name. */
   readonly relations: ReadonlyMap<string, Relation>;
+  /** Declared composite/ordered/partial indexes, in declaration order ([] when none). */
+  readonly indexes: readonly EntityIndex[];
 }
 
 /** A declared root-field alias, e.g. `trial_metrics(trial_id)` → `metrics` filtered by `trial_id`. */

@@ -221,6 +221,7 @@ describe.each(TEST_KINDS)('model changes on existing tables on %s', (kind) => {
       doc.entities.metric.fields.run = { ...doc.entities.metric.fields.run, to: 'experiment', inverse: 'run_metrics' };
       const { trial: _trial, ...rest } = doc.entities.metric.fields;
       doc.entities.metric.fields = { ...rest, trial_id: { type: 'uuid', required: true } };
+      doc.entities.metric.indexes = [['trial_id', 'step'], ['run', 'step']]; // same columns, now a plain field
     });
     await migrate(t.db, next);
     const { rows } = await t.db.query<{ name: string; def: string }>(

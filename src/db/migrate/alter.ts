@@ -36,10 +36,12 @@ import { qualified, quoteIdent } from '../../query/sql/ident.js';
 import { catalogKey, storedIdentifier, type CatalogSnapshot, type ExistingColumn, type ExistingTable } from './catalog.js';
 import type { DdlOptions } from './ddl.js';
 import {
+  DECLARED_INDEX_MARK,
   SEARCH_COLUMN,
   columnDefinition,
   columnType,
   dataEntities,
+  declaredIndexSignature,
   defaultExpression,
   enumTypeName,
   foreignKeyConstraint,
@@ -191,6 +193,26 @@ export function alterTableDdl(model: Model, entity: Entity, catalog: CatalogSnap
     if (!f.unique && has) out.push(`ALTER TABLE ${name} DROP CONSTRAINT ${quoteIdent(storedIdentifier(uniqueConstraintName(entity, f)))}`);
   }
   out.push(...staleVectorIndexDdl(entity, table, options));
+  out.push(...declaredIndexDdl(model, entity, table));
+  return out;
+}
+
+/**
+ * Declared indexes (`indexes:`, SPEC M-2) brought to the model: an index whose comment marks it as declared
+ * (`lattice:declared …`) and that the model no longer declares is dropped; a declared name whose recorded
+ * definition differs from the model's (columns, order, `where`) is dropped here and created again by
+ * `tableDdl`'s `CREATE INDEX IF NOT EXISTS`. Indexes without the mark (made by hand) are left alone, unless
+ * they hold a declared name.
+ */
+function declaredIndexDdl(model: Model, entity: Entity, table: ExistingTable): string[] {
+  const out: string[] = [];
+  const wanted = new Map(entity.indexes.map((ix) => [ix.name, declaredIndexSignature(model, entity, ix)]));
+  for (const index of table.indexes) {
+    const comment = table.indexComments.get(index);
+    const signature = wanted.get(index);
+    const stale = signature !== undefined ? comment !== signature : comment?.startsWith(DECLARED_INDEX_MARK) === true;
+    if (stale) out.push(`DROP INDEX ${qualified(entity.table.schema, index)}`);
+  }
   return out;
 }
 

@@ -40,6 +40,8 @@ export interface ExistingTable {
   readonly foreignKeys: ReadonlyMap<string, ExistingForeignKey>;
   /** Names of the table's indexes (including those behind constraints). */
   readonly indexes: ReadonlySet<string>;
+  /** Comments of the table's indexes that have one, by index name (declared indexes record their definition). */
+  readonly indexComments: ReadonlyMap<string, string>;
 }
 
 /** The catalog as `migrate` needs it. */
@@ -89,11 +91,12 @@ export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSn
       constraints: Map<string, string>;
       foreignKeys: Map<string, ExistingForeignKey>;
       indexes: Set<string>;
+      indexComments: Map<string, string>;
     }
   >();
   const table = (key: string) => {
     let t = tables.get(key);
-    if (!t) tables.set(key, (t = { columns: new Map(), constraints: new Map(), foreignKeys: new Map(), indexes: new Set() }));
+    if (!t) tables.set(key, (t = { columns: new Map(), constraints: new Map(), foreignKeys: new Map(), indexes: new Set(), indexComments: new Map() }));
     return t;
   };
   const { rows: columns } = await q.query<{
@@ -158,8 +161,8 @@ export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSn
     t.constraints.set(r.name, r.type);
     if (r.type === 'f' && r.target) t.foreignKeys.set(r.name, { target: r.target, onDelete: r.on_delete, columns: r.columns ?? [] });
   }
-  const { rows: indexes } = await q.query<{ key: string; name: string }>(
-    `SELECT n.nspname || '.' || c.relname AS key, i.relname AS name
+  const { rows: indexes } = await q.query<{ key: string; name: string; comment: string | null }>(
+    `SELECT n.nspname || '.' || c.relname AS key, i.relname AS name, obj_description(i.oid, 'pg_class') AS comment
        FROM pg_index x
        JOIN pg_class c ON c.oid = x.indrelid
        JOIN pg_class i ON i.oid = x.indexrelid
@@ -167,7 +170,11 @@ export async function readCatalog(q: Queryable, model: Model): Promise<CatalogSn
       WHERE n.nspname = ANY($1::text[])`,
     [schemas],
   );
-  for (const r of indexes) tables.get(r.key)?.indexes.add(r.name);
+  for (const r of indexes) {
+    const t = tables.get(r.key);
+    t?.indexes.add(r.name);
+    if (t && r.comment !== null) t.indexComments.set(r.name, r.comment);
+  }
   const { rows: labels } = await q.query<{ key: string; labels: string[] }>(
     `SELECT n.nspname || '.' || t.typname AS key, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_type t

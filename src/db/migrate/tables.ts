@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { qualified, quoteIdent } from '../../query/sql/ident.js';
-import type { Entity, Field, JsonValue, Model, VectorMetric } from '../../model/types.js';
+import type { Entity, EntityIndex, Field, JsonValue, Model, VectorMetric } from '../../model/types.js';
 import type { DdlOptions } from './ddl.js';
 import { uuidV7Default } from './system.js';
 
@@ -195,6 +195,42 @@ export function indexedMetrics(f: Field, options: DdlOptions): VectorMetric[] {
   return [...(f.metrics ?? ['cosine'])];
 }
 
+/** Prefix of the comment that marks an index as declared by the model (`indexes:`), so migrate may drop it. */
+export const DECLARED_INDEX_MARK = 'lattice:declared ';
+
+/**
+ * What follows `ON <table>` in a declared index's DDL (SPEC M-2): `("project_id", "trial_id", "step" DESC)
+ * WHERE "step" IS NOT NULL`. Conditions are ANDed; `eq` literals are rendered by `sqlLiteral` with a cast to
+ * the column's type (values were type-checked by the model loader, src/model/indexes.ts).
+ */
+export function declaredIndexBody(model: Model, entity: Entity, index: EntityIndex): string {
+  const cols = index.columns.map((c) => {
+    let col = quoteIdent(c.column);
+    if (c.order === 'desc') col += ' DESC';
+    if (c.nulls) col += ` NULLS ${c.nulls.toUpperCase()}`;
+    return col;
+  });
+  let body = `(${['project_id', ...cols].join(', ')})`;
+  const conds = index.where.map((w) => {
+    const col = quoteIdent(w.column);
+    if ('isNull' in w) return `${col} IS ${w.isNull ? '' : 'NOT '}NULL`;
+    const f = entity.columns.get(w.column)!;
+    if (typeof w.eq === 'boolean') return `${col} = ${w.eq ? 'true' : 'false'}`;
+    if (typeof w.eq === 'number') {
+      if (!Number.isFinite(w.eq)) throw new Error(`Index ${index.name}: ${w.column} = ${w.eq} is not a finite number`);
+      return `${col} = ${sqlLiteral(String(w.eq))}::${columnType(model, entity, f, {})}`;
+    }
+    return `${col} = ${sqlLiteral(w.eq)}::${columnType(model, entity, f, {})}`;
+  });
+  if (conds.length) body += ` WHERE ${conds.join(' AND ')}`;
+  return body;
+}
+
+/** The comment recorded on a declared index: `lattice:declared <body>`; migrate re-creates it when it differs. */
+export function declaredIndexSignature(model: Model, entity: Entity, index: EntityIndex): string {
+  return `${DECLARED_INDEX_MARK}${declaredIndexBody(model, entity, index)}`;
+}
+
 /** Column definition of a field for CREATE TABLE / ADD COLUMN: name, type, NOT NULL, DEFAULT. */
 export function columnDefinition(model: Model, entity: Entity, f: Field, options: DdlOptions): string {
   const type = columnType(model, entity, f, options);
@@ -285,6 +321,10 @@ export function tableDdl(model: Model, entity: Entity, options: DdlOptions, alte
   const comment = searchCommentDdl(model, entity);
   if (comment) out.push(comment);
   index('created_at_idx', '(project_id, created_at)');
+  for (const ix of entity.indexes) {
+    out.push(`CREATE INDEX IF NOT EXISTS ${quoteIdent(ix.name)} ON ${table} ${declaredIndexBody(model, entity, ix)}`);
+    out.push(`COMMENT ON INDEX ${qualified(entity.table.schema, ix.name)} IS ${sqlLiteral(declaredIndexSignature(model, entity, ix))}`);
+  }
   out.push(
     `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${qualified(model.systemSchema, 'set_updated_at')}()`,
   );

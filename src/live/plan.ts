@@ -7,13 +7,13 @@
  * planned by the read planner (`planSelection`) so a re-read compiles to the same one-statement SQL as a
  * query (relations, nested lists and aggregates included). Limits (depth) apply as to queries.
  */
-import { getVariableValues, GraphQLObjectType, getNamedType, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { GraphQLObjectType, getNamedType, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Filter, Selection } from '../query/plan.js';
-import { fromGraphQLErrors, requestError } from '../graphql/errors.js';
+import { requestError } from '../graphql/errors.js';
 import { coerceArgs } from '../graphql/plan/args.js';
 import { collectFields } from '../graphql/plan/collect.js';
 import type { PlanContext } from '../graphql/plan/context.js';
-import { children, planSelection, type FieldAt, type WalkState } from '../graphql/plan/select.js';
+import { children, planSelection, walkState, type FieldAt } from '../graphql/plan/select.js';
 import { metaOf, type FieldMeta } from '../graphql/schema/meta.js';
 
 /** One selected field of an event, in response order. */
@@ -46,11 +46,7 @@ export function planSubscription(
   if (operation.operation !== 'subscription') throw requestError('BAD_USER_INPUT', 'Not a subscription operation.', operation);
   const type = ctx.schema.getSubscriptionType();
   if (!type) throw requestError('BAD_USER_INPUT', 'This model has no data entities, so there is nothing to subscribe to.', operation);
-  const coerced = getVariableValues(ctx.schema, operation.variableDefinitions ?? [], { ...(variables ?? {}) });
-  if (coerced.errors) throw fromGraphQLErrors(coerced.errors);
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const st: WalkState = { ctx, fragments, variables: coerced.coerced };
+  const st = walkState(ctx, document, operation, variables);
 
   const roots = [...collectFields(st, type.name, [operation.selectionSet])];
   if (roots.length !== 1) throw requestError('BAD_USER_INPUT', 'A subscription selects exactly one root field, e.g. subscription { trial_events { op id } }.', operation);

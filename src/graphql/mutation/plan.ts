@@ -12,14 +12,11 @@
 import {
   getArgumentValues,
   getNamedType,
-  getVariableValues,
   GraphQLError,
   GraphQLInputObjectType,
   GraphQLObjectType,
-  Kind,
   type DocumentNode,
   type FieldNode,
-  type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type GraphQLField,
   type GraphQLInputType,
@@ -30,12 +27,12 @@ import type { Entity, Model } from '../../model/types.js';
 import type { Filter, Scope, Selection } from '../../query/plan.js';
 import type { WritePlan, WriteRow } from '../../query/write/plan.js';
 import { dependencyOrder, MAX_BATCH, toWriteRow } from '../../rest/rows.js';
-import { fromGraphQLErrors, GraphQLRequestError, requestError } from '../errors.js';
+import { GraphQLRequestError, requestError } from '../errors.js';
 import { collectFields } from '../plan/collect.js';
 import type { PlanContext } from '../plan/context.js';
 import { andFilters, convertFilter, isEmptyFilter } from '../plan/filter.js';
 import { scopeOf } from '../plan/operation.js';
-import { children, planSelection, type FieldAt, type WalkState } from '../plan/select.js';
+import { children, planSelection, walkState, type FieldAt, type WalkState } from '../plan/select.js';
 import { metaOf, type ArgMeta, type FieldMeta, type MutationOp, type WriteFieldMeta } from '../schema/meta.js';
 
 /** A field of `<Type>MutationResult` as selected. */
@@ -386,11 +383,7 @@ export function planMutation(
 ): MutationPlan {
   const mutationType = ctx.schema.getMutationType();
   if (!mutationType) throw requestError('BAD_USER_INPUT', 'This model has no data entities, so there is nothing to mutate.', operation);
-  const coerced = getVariableValues(ctx.schema, operation.variableDefinitions ?? [], { ...(variables ?? {}) });
-  if (coerced.errors) throw fromGraphQLErrors(coerced.errors);
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const st: WalkState = { ctx, fragments, variables: coerced.coerced };
+  const st = walkState(ctx, document, operation, variables);
   const fields: MutationFieldPlan[] = [];
   for (const [key, nodes] of collectFields(st, mutationType.name, [operation.selectionSet])) {
     const name = nodes[0].name.value;

@@ -7,23 +7,16 @@
  * every field through the schema's `extensions.lattice` metadata, enforces limits (maxLimit, maxDepth), decodes
  * cursors and sets the tenant scope from the principal. It needs no database.
  */
-import {
-  getOperationAST,
-  getVariableValues,
-  Kind,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type OperationDefinitionNode,
-} from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { isAdmin } from '../../auth/principal.js';
 import type { OperationPlan, RootNode, RootPlan, Scope } from '../../query/plan.js';
-import { fromGraphQLErrors, requestError } from '../errors.js';
+import { requestError } from '../errors.js';
 import { metaOf, type FieldMeta } from '../schema/meta.js';
 import { planAggregate } from './aggregate.js';
 import { coerceArgs, toListArgs } from './args.js';
 import { collectFields } from './collect.js';
 import type { PlanContext } from './context.js';
-import { planSelection, planShape, type FieldAt, type WalkState } from './select.js';
+import { planSelection, planShape, walkState, type FieldAt, type WalkState } from './select.js';
 
 /** Root fields answered by graphql-js introspection rather than SQL. */
 export const INTROSPECTION_FIELDS: ReadonlySet<string> = new Set(['__schema', '__type']);
@@ -79,11 +72,7 @@ export function analyzeOperation(
         : 'Subscriptions are planned by planSubscription (src/live/plan.ts) and served over WebSocket or SSE.';
     throw requestError('BAD_USER_INPUT', message, operation);
   }
-  const coerced = getVariableValues(ctx.schema, operation.variableDefinitions ?? [], { ...(variables ?? {}) });
-  if (coerced.errors) throw fromGraphQLErrors(coerced.errors);
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const st: WalkState = { ctx, fragments, variables: coerced.coerced };
+  const st = walkState(ctx, document, operation, variables);
 
   const queryType = ctx.schema.getQueryType();
   if (!queryType) throw new Error('schema has no Query type');
@@ -105,7 +94,7 @@ export function analyzeOperation(
     const at: FieldAt = { key, nodes, def, parent: queryType, path: key, depth: 1 };
     roots.push({ responseKey: key, node: planRoot(st, meta, at) });
   }
-  return { operation, variables: coerced.coerced, plan: { roots, scope: scopeOf(ctx) }, introspectionKeys };
+  return { operation, variables: st.variables, plan: { roots, scope: scopeOf(ctx) }, introspectionKeys };
 }
 
 function planRoot(st: WalkState, meta: FieldMeta, at: FieldAt): RootNode {

@@ -5,7 +5,17 @@
  * as in graphql-depth-limit) and is checked against `limits.maxDepth`. Wrapper levels (`items`, `edges`,
  * `node`, `page_info`) count, since each is a nested selection.
  */
-import { GraphQLObjectType, getNamedType, type FieldNode, type GraphQLField } from 'graphql';
+import {
+  GraphQLObjectType,
+  getNamedType,
+  getVariableValues,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type OperationDefinitionNode,
+} from 'graphql';
 import type {
   ConnectionField,
   ConnectionNode,
@@ -17,7 +27,7 @@ import type {
   Selection,
   SelectionItem,
 } from '../../query/plan.js';
-import { requestError } from '../errors.js';
+import { fromGraphQLErrors, requestError } from '../errors.js';
 import { metaOf, type FieldMeta } from '../schema/meta.js';
 import { coerceArgs, toConnectionArgs, toListArgs } from './args.js';
 import { collectFields, subSelections, type CollectContext } from './collect.js';
@@ -27,6 +37,24 @@ import { planAggregate } from './aggregate.js';
 /** State threaded through the walk. */
 export interface WalkState extends CollectContext {
   readonly ctx: PlanContext;
+}
+
+/**
+ * The walk state of an operation (queries, mutations and subscriptions alike): its variables coerced by
+ * graphql-js (`getVariableValues`) and the document's fragments by name.
+ * @throws GraphQLRequestError BAD_USER_INPUT for variables graphql-js cannot coerce
+ */
+export function walkState(
+  ctx: PlanContext,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables?: Readonly<Record<string, unknown>> | null,
+): WalkState {
+  const coerced = getVariableValues(ctx.schema, operation.variableDefinitions ?? [], { ...(variables ?? {}) });
+  if (coerced.errors) throw fromGraphQLErrors(coerced.errors);
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  return { ctx, fragments, variables: coerced.coerced };
 }
 
 /** One collected field: its response key, merged nodes and definition on the parent type. */

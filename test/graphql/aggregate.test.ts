@@ -6,18 +6,16 @@
  * `x-lattice-trace`), tenant isolation with overlapping key values, bad inputs; then the schema's shape and
  * `naming: graphql-default` without a database.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { parse, validate, type GraphQLEnumType, type GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../../src/auth/principal.js';
 import { planOperation } from '../../src/graphql/plan/operation.js';
-import { graphqlRoutes } from '../../src/graphql/routes.js';
 import { buildSchema } from '../../src/graphql/schema/build.js';
 import { loadModelDocument, loadPreset } from '../../src/model/load.js';
 import type { AggregateNode, ListNode } from '../../src/query/plan.js';
 import { compileRead } from '../../src/query/sql/compile.js';
-import type { AppContext } from '../../src/server/context.js';
 import { createProject, createTestDb, insertRows, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
+import { graphqlTestApp } from '../support/graphql-app.js';
 
 interface Gql {
   status: number;
@@ -105,14 +103,7 @@ describe.each(TEST_KINDS)('GraphQL aggregates on %s', (kind) => {
       { project_id: pB, trial_id: tB2.id, run_id: rB2.id, key: 'test_accuracy', value: 0, step: 30 },
     ]);
 
-    app = Fastify();
-    app.addHook('onRequest', async (request) => {
-      const projects = String(request.headers['x-test-projects'] ?? '').split(',').filter(Boolean);
-      request.principal = testPrincipal((request.headers['x-test-role'] as Principal['role']) ?? 'admin', projects);
-    });
-    const ctx: AppContext = { db: t.db, config: { mode: 'production', limits: LIMITS, bodyLimit: 1024 * 1024 }, log: app.log, model: () => t.model };
-    await app.register(async (scope) => graphqlRoutes(scope, ctx));
-    await app.ready();
+    app = await graphqlTestApp(t.db, t.model, { limits: LIMITS });
   });
 
   afterAll(async () => {

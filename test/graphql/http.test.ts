@@ -3,12 +3,10 @@
  * ordering, connection paging, introspection mixed with data, tenant isolation, bad inputs — and the
  * one-statement rule (SPEC G-10) via `db.stats.statements`.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../../src/auth/principal.js';
-import { graphqlRoutes } from '../../src/graphql/routes.js';
-import type { AppContext } from '../../src/server/context.js';
-import { createProject, createTestDb, insertRows, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
+import { createProject, createTestDb, insertRows, TEST_KINDS, type TestDb } from '../support/db.js';
+import { graphqlTestApp } from '../support/graphql-app.js';
 
 interface Gql {
   status: number;
@@ -52,22 +50,8 @@ describe.each(TEST_KINDS)('GraphQL over HTTP on %s', (kind) => {
     ]);
     Object.assign(ids, { e1: e1.id, e2: e2.id, eB: eB.id, t0: trials[0].id, t1: trials[1].id, tB: tB.id, r0: runs[0].id });
 
-    app = Fastify();
     // Test auth hook: the principal comes from x-test-role / x-test-projects headers ("none" → no principal).
-    app.addHook('onRequest', async (request) => {
-      const role = request.headers['x-test-role'];
-      if (role === 'none') return;
-      const projects = String(request.headers['x-test-projects'] ?? '').split(',').filter(Boolean);
-      request.principal = testPrincipal((role as Principal['role']) ?? 'admin', projects);
-    });
-    const ctx: AppContext = {
-      db: t.db,
-      config: { mode: 'production', limits: { maxLimit: 1000, maxDepth: 12 }, bodyLimit: 1024 * 1024 },
-      log: app.log,
-      model: () => t.model,
-    };
-    await app.register(async (scope) => graphqlRoutes(scope, ctx));
-    await app.ready();
+    app = await graphqlTestApp(t.db, t.model);
   });
 
   afterAll(async () => {

@@ -6,12 +6,10 @@
  * its answer never shows B's rows, ids or counts. Written independently of the implementation, from the spec.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../../src/auth/principal.js';
-import { graphqlRoutes } from '../../src/graphql/routes.js';
-import type { AppContext } from '../../src/server/context.js';
-import { createProject, createTestDb, insertRows, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
+import { createProject, createTestDb, insertRows, TEST_KINDS, type TestDb } from '../support/db.js';
+import { graphqlTestApp } from '../support/graphql-app.js';
 
 interface GqlError {
   message: string;
@@ -68,19 +66,7 @@ describe.each(TEST_KINDS)('GraphQL mutations keep tenants apart on %s', (kind) =
       editorB: { 'x-test-role': 'editor', 'x-test-projects': pB },
     };
 
-    app = Fastify();
-    app.addHook('onRequest', async (request) => {
-      const projects = String(request.headers['x-test-projects'] ?? '').split(',').filter(Boolean);
-      request.principal = testPrincipal(request.headers['x-test-role'] as Principal['role'], projects);
-    });
-    const ctx: AppContext = {
-      db: t.db,
-      config: { mode: 'production', limits: { maxLimit: 1000, maxDepth: 12 }, bodyLimit: 1024 * 1024 },
-      log: app.log,
-      model: () => t.model,
-    };
-    await app.register(async (scope) => graphqlRoutes(scope, ctx));
-    await app.ready();
+    app = await graphqlTestApp(t.db, t.model); // every request names its role (x-test-role, x-test-projects)
   });
 
   afterAll(async () => {

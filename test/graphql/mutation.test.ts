@@ -8,15 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { Principal } from '../../src/auth/principal.js';
-import { graphqlRoutes } from '../../src/graphql/routes.js';
 import { loadModelDocument } from '../../src/model/load.js';
 import type { Model } from '../../src/model/types.js';
-import type { AppContext } from '../../src/server/context.js';
-import { createProject, createTestDb, insertRows, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
+import { createProject, createTestDb, insertRows, TEST_KINDS, type TestDb } from '../support/db.js';
+import { graphqlTestApp } from '../support/graphql-app.js';
 
 interface GqlError {
   message: string;
@@ -34,21 +32,8 @@ async function camelExperiments(): Promise<Model> {
   return loadModelDocument({ ...doc, naming: 'graphql-default' });
 }
 
-async function app(t: TestDb, model: Model): Promise<FastifyInstance> {
-  const a = Fastify();
-  a.addHook('onRequest', async (request) => {
-    const projects = String(request.headers['x-test-projects'] ?? '').split(',').filter(Boolean);
-    request.principal = testPrincipal((request.headers['x-test-role'] as Principal['role']) ?? 'editor', projects);
-  });
-  const ctx: AppContext = {
-    db: t.db,
-    config: { mode: 'production', limits: { maxLimit: 1000, maxDepth: 12 }, bodyLimit: 4 * 1024 * 1024 },
-    log: a.log,
-    model: () => model,
-  };
-  await a.register(async (scope) => graphqlRoutes(scope, ctx));
-  await a.ready();
-  return a;
+function app(t: TestDb, model: Model): Promise<FastifyInstance> {
+  return graphqlTestApp(t.db, model, { defaultRole: 'editor', bodyLimit: 4 * 1024 * 1024 });
 }
 
 describe.each(TEST_KINDS)('GraphQL mutations on %s', (kind) => {

@@ -6,18 +6,16 @@
  * spelling, while type names stay PascalCase and enum values as declared.
  */
 import { readFile } from 'node:fs/promises';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { isInputObjectType, isObjectType, type GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { Principal } from '../../src/auth/principal.js';
-import { graphqlRoutes } from '../../src/graphql/routes.js';
 import { buildSchema, schemaFor } from '../../src/graphql/schema/build.js';
 import { listPresets, loadModelDocument } from '../../src/model/load.js';
 import type { Model } from '../../src/model/types.js';
-import type { AppContext } from '../../src/server/context.js';
 import { uid } from '../query/support.js';
 import { createProject, createTestDb, insertRows, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
+import { graphqlTestApp } from '../support/graphql-app.js';
 
 async function camelExperiments(): Promise<Model> {
   const doc = parseYaml(await readFile(new URL('../../presets/experiments/model.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -79,19 +77,7 @@ describe.each(TEST_KINDS)('naming: graphql-default on %s', (kind) => {
     ]);
     await insertRows(t.db, 'metric', [{ project_id: A, trial_id: trialIds[0], key: 'loss', value: 0.5, step: 1 }]);
 
-    app = Fastify();
-    const viewer: Principal = testPrincipal('viewer', [A]);
-    app.addHook('onRequest', async (request) => {
-      request.principal = viewer;
-    });
-    const ctx: AppContext = {
-      db: t.db,
-      config: { mode: 'production', limits: { maxLimit: 1000, maxDepth: 12 }, bodyLimit: 1024 * 1024 },
-      log: app.log,
-      model: () => t.model,
-    };
-    await app.register(async (scope) => graphqlRoutes(scope, ctx));
-    await app.ready();
+    app = await graphqlTestApp(t.db, t.model, { principal: testPrincipal('viewer', [A]) });
   });
   afterAll(async () => {
     await app?.close();

@@ -4,11 +4,10 @@
  *   literally and through variables;
  * - a POST with `operationName: ""` runs the document's single anonymous operation, as GET already did.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphqlRoutes } from '../../src/graphql/routes.js';
-import type { AppContext } from '../../src/server/context.js';
 import { createProject, createTestDb, insertRows, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
+import { graphqlTestApp } from '../support/graphql-app.js';
 
 describe.each(TEST_KINDS)('GraphQL review findings on %s', (kind) => {
   let t: TestDb;
@@ -25,18 +24,7 @@ describe.each(TEST_KINDS)('GraphQL review findings on %s', (kind) => {
       { project_id: p, experiment_id: e.id, name: 't-completed', params: null, duration: null, status: 'completed' },
       { project_id: p, experiment_id: e.id, name: 't-failed', params: null, duration: null, status: 'failed' },
     ]);
-    app = Fastify();
-    app.addHook('onRequest', async (request) => {
-      request.principal = testPrincipal('viewer', [p]);
-    });
-    const ctx: AppContext = {
-      db: t.db,
-      config: { mode: 'production', limits: { maxLimit: 1000, maxDepth: 12 }, bodyLimit: 1024 * 1024 },
-      log: app.log,
-      model: () => t.model,
-    };
-    await app.register(async (scope) => graphqlRoutes(scope, ctx));
-    await app.ready();
+    app = await graphqlTestApp(t.db, t.model, { principal: testPrincipal('viewer', [p]) });
   });
 
   afterAll(async () => {

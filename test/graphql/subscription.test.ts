@@ -4,6 +4,7 @@
  * REST), filters, coalescing of a burst, tenant isolation (a subscriber of B never receives anything of A —
  * no event, id or count), viewers, refused credentials, and revoked keys.
  */
+import { uuidv7 } from 'uuidv7';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { revokeApiKey } from '../../src/auth/api-keys.js';
 import { liveHubOf } from '../../src/live/transports.js';
@@ -82,21 +83,25 @@ describe.each(TEST_KINDS)('GraphQL subscriptions on %s', (kind) => {
     const before = 0;
     const sub = track(subscribeWs(client(editorA), EVENTS, { f: { kind: { eq: 'fold' } } }));
     await waitForSubscribers(s, before + 1);
-    // One request, one transaction: created then changed → one INSERT with the current row; created then
-    // deleted → nothing at all.
-    const data = await gql(
+    // One operation, one transaction, so its notifications arrive together at commit and fall into one window:
+    // created then changed → one INSERT with the current row; created then deleted → nothing at all.
+    const [a, b] = [uuidv7(), uuidv7()];
+    await gql(
       s,
       editorA,
-      `mutation { a: create_experiment(input: { name: "fold-a", kind: "fold" }) { id } b: create_experiment(input: { name: "fold-b", kind: "fold" }) { id } }`,
+      `mutation($a: ID!, $b: ID!) {
+        ca: create_experiment(input: { id: $a, name: "fold-a", kind: "fold" }) { id }
+        cb: create_experiment(input: { id: $b, name: "fold-b", kind: "fold" }) { id }
+        ua: update_experiment(id: $a, patch: { name: "fold-a2" }) { id }
+        db: delete_experiment(id: $b) { id }
+      }`,
+      { a, b },
     );
-    await gql(s, editorA, `mutation($a: ID!, $b: ID!) { update_experiment(id: $a, patch: { name: "fold-a2" }) { id } delete_experiment(id: $b) { id } }`, { a: data.a.id, b: data.b.id });
     await waitFor(() => sub.events.length >= 1, 5000, 'folded event');
     await sleep(200);
     sub.dispose();
     const events = sub.events.map((x) => x.data.experiment_events);
-    // The two requests may fall into one window (folded) or two (INSERT, INSERT, then UPDATE and DELETE).
-    if (events.length === 1) expect(events).toEqual([{ op: 'INSERT', id: data.a.id, row: { id: data.a.id, name: 'fold-a2', kind: 'fold' } }]);
-    else expect(events.map((e) => e.op).sort()).toEqual(['DELETE', 'INSERT', 'INSERT', 'UPDATE']);
+    expect(events).toEqual([{ op: 'INSERT', id: a, row: { id: a, name: 'fold-a2', kind: 'fold' } }]);
   });
 
   it('applies the filter to inserts and updates (deletes carry no row and are not filtered)', async () => {

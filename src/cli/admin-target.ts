@@ -16,7 +16,11 @@ import { createProject, getProject, listProjects, type ProjectInfo } from '../au
 import { DataDirLockedError, DEFAULT_DATA_DIR, openDb, readDataDirLock } from '../db/open.js';
 import type { Db } from '../db/types.js';
 import { readCredentials, DEFAULT_CREDENTIALS_FILE } from '../server/bootstrap.js';
-import { AdminClient, ServerError, UnreachableError } from './client.js';
+import { AdminClient, ServerError, UnreachableError, type ServedModel } from './client.js';
+import { changeModel, type ModelChangeResult } from '../model-change/apply.js';
+import { latestModelVersion } from '../model-change/registry.js';
+import { loadModelDocument } from '../model/load.js';
+import type { Model } from '../model/types.js';
 import { CliError, type CliIo } from './io.js';
 
 /** The administration operations, over HTTP or directly on the database. */
@@ -28,6 +32,12 @@ export interface AdminTarget {
   createKey(projectId: string, role: string, name?: string): Promise<CreatedApiKey>;
   listKeys(projectId: string): Promise<ApiKeyInfo[]>;
   revokeKey(projectId: string, keyId: string): Promise<ApiKeyInfo>;
+  /** The served (server) or latest recorded (database) model. */
+  getModel(): Promise<ServedModel>;
+  /** What applying `document` would change (SPEC M-7); nothing is applied. */
+  diffModel(document: unknown): Promise<ModelChangeResult>;
+  /** Apply `document` as the new model version; running servers swap to it. */
+  applyModel(document: unknown, allowDestructive: boolean): Promise<ModelChangeResult>;
   close(): Promise<void>;
 }
 
@@ -65,6 +75,9 @@ function httpTarget(url: string, key: string): AdminTarget {
     createKey: (projectId, role, name) => wrap(client.createKey(projectId, role, name)),
     listKeys: (projectId) => wrap(client.listKeys(projectId)),
     revokeKey: (projectId, keyId) => wrap(client.revokeKey(projectId, keyId)),
+    getModel: () => wrap(client.getModel()),
+    diffModel: (document) => wrap(client.diffModel(document)),
+    applyModel: (document, allow) => wrap(client.applyModel(document, allow)),
     close: async () => undefined,
   };
 }
@@ -96,8 +109,34 @@ function dbTarget(db: Db, description: string): AdminTarget {
       if (!revoked) throw new CliError(`Project ${projectId} has no API key ${keyId}.`);
       return revoked;
     },
+    getModel: async () => {
+      const { running, version } = await recordedModel(db);
+      return { version, name: running.name, hash: running.hash, document: running.document };
+    },
+    diffModel: async (document) => {
+      const { running, version } = await recordedModel(db);
+      return (await changeModel(db, running, document, { dryRun: true, source: 'api', runningVersion: version })).result;
+    },
+    applyModel: async (document, allowDestructive) => {
+      const { running, version } = await recordedModel(db);
+      return (await changeModel(db, running, document, { allowDestructive, source: 'api', runningVersion: version })).result;
+    },
     close: () => db.close(),
   };
+}
+
+/**
+ * The latest recorded model of a database, the basis of a model change made without a server.
+ * @throws CliError when nothing was recorded yet, or the recorded document no longer loads
+ */
+async function recordedModel(db: Db): Promise<{ running: Model; version: number }> {
+  const latest = await latestModelVersion(db);
+  if (!latest) throw new CliError('This database has no model version recorded: run `lattice migrate` or `lattice serve` first.');
+  try {
+    return { running: loadModelDocument(latest.document), version: latest.version };
+  } catch (err) {
+    throw new CliError(`The recorded model (version ${latest.version}) does not load with this Lattice: ${(err as Error).message}`);
+  }
 }
 
 async function assertMigrated(db: Db, description: string): Promise<void> {

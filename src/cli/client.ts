@@ -1,3 +1,4 @@
+import type { ModelChangeResult } from '../model-change/apply.js';
 /**
  * A small client of a running Lattice server's administration API (SPEC R-5), used by `lattice project …`
  * and `lattice key …`. Uses Node's global `fetch`.
@@ -34,11 +35,11 @@ export interface AdminClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** Typed calls to `/api/v1/projects…`; every method throws ServerError (non-2xx) or UnreachableError. */
+/** Typed calls to `/api/v1/projects…` and `/api/v1/model`; every method throws ServerError (non-2xx) or UnreachableError. */
 export class AdminClient {
   constructor(private readonly options: AdminClientOptions) {}
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
     const url = new URL(path, this.options.url).href;
     let res: Response;
     try {
@@ -49,7 +50,7 @@ export class AdminClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(timeoutMs ?? this.options.timeoutMs ?? 10_000),
       });
     } catch (err) {
       throw new UnreachableError(this.options.url, err);
@@ -97,4 +98,27 @@ export class AdminClient {
   revokeKey(projectId: string, keyId: string): Promise<ApiKeyInfo> {
     return this.call('DELETE', `/api/v1/projects/${encodeURIComponent(projectId)}/keys/${encodeURIComponent(keyId)}`);
   }
+
+  /** `GET /api/v1/model` (admin). */
+  getModel(): Promise<ServedModel> {
+    return this.call('GET', '/api/v1/model');
+  }
+
+  /** `POST /api/v1/model/diff` (admin): what applying `document` would do. */
+  diffModel(document: unknown): Promise<ModelChangeResult> {
+    return this.call('POST', '/api/v1/model/diff', { model: document });
+  }
+
+  /** `PUT /api/v1/model` (admin). DDL on a large table can take a while: no client timeout beyond 10 minutes. */
+  applyModel(document: unknown, allowDestructive: boolean): Promise<ModelChangeResult> {
+    return this.call('PUT', '/api/v1/model', { model: document, allow_destructive: allowDestructive }, 600_000);
+  }
+}
+
+/** The served model as `GET /api/v1/model` answers it. */
+export interface ServedModel {
+  readonly version: number;
+  readonly name: string;
+  readonly hash: string;
+  readonly document: unknown;
 }

@@ -1,6 +1,6 @@
 /**
  * The `lattice` command line (SPEC C): `serve`, `migrate`, `schema print`, `openapi`, `project create|list`,
- * `key create|list|revoke`, `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`,
+ * `key create|list|revoke`, `model show|diff|apply`, `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`,
  * `LATTICE_LOG_LEVEL`, `LATTICE_INTROSPECTION`), then defaults.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +12,8 @@ import { CliError, processIo, type CliIo } from './io.js';
 import { loadModelOption, migrateModel } from './model-option.js';
 import { openapiText, schemaSdl } from './schema.js';
 import { startServe, type ServeOptions } from './serve.js';
+import { stringify as stringifyYaml } from 'yaml';
+import type { ModelChangeResult } from '../model-change/apply.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -66,6 +68,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       .addOption(new Option('--host <host>', 'interface to bind').env('HOST').default('127.0.0.1'))
       .option('--no-demo', 'do not load the demo data on first start')
       .option('--no-introspection', 'refuse GraphQL introspection (__schema, __type); also LATTICE_INTROSPECTION=false')
+      .option('--watch', 'apply the --model file whenever it changes, without a restart (development; destructive changes refused)')
       .option('--credentials-file <file>', 'where the first-start admin key is stored', DEFAULT_CREDENTIALS_FILE)
       .addOption(
         new Option('--log-level <level>', 'pino log level (default: warn on a terminal, info otherwise)')
@@ -170,6 +173,43 @@ export function buildProgram(io: CliIo = processIo): Command {
     else io.out(`Revoked key ${k.id} (${k.public_key}) at ${k.revoked_at}.`);
   });
 
+  const modelCmd = program.command('model').description('the served model: show it, diff a file against it, apply a file at run time (M-7)');
+  addTargetOptions(modelCmd.command('show').description('print the served model document and its version')).action(async (flags: TargetFlags) => {
+    const served = await withTarget(flags, io, (t) => t.getModel());
+    if (flags.json) io.out(JSON.stringify(served));
+    else {
+      io.out(`# model "${served.name}", version ${served.version}, hash ${served.hash}`);
+      io.out(stringifyYaml(served.document).trimEnd());
+    }
+  });
+  addTargetOptions(
+    modelCmd.command('diff').description('what applying a model file would change, and its DDL (nothing applied)').argument('<file>', 'model file (.yaml, .json, .ts)'),
+  ).action(async (file: string, flags: TargetFlags) => {
+    const model = await loadModelOption({ model: file });
+    const result = await withTarget(flags, io, (t) => t.diffModel(model.document));
+    if (flags.json) return io.out(JSON.stringify(result));
+    printChanges(io, result);
+    if (result.statements.length) {
+      io.out('');
+      io.out(`-- DDL (${result.statements.length} statements) that \`lattice model apply\` would run as version ${result.version}:`);
+      for (const statement of result.statements) io.out(`${statement};`);
+    }
+    if (result.destructive.length) io.out(`\n${result.destructive.length} destructive change(s): apply with --allow-destructive to carry them out.`);
+  });
+  addTargetOptions(
+    modelCmd
+      .command('apply')
+      .description('apply a model file as the new version; running servers swap to it without a restart')
+      .argument('<file>', 'model file (.yaml, .json, .ts)')
+      .option('--allow-destructive', 'carry out changes that drop or convert data (listed by `lattice model diff`)'),
+  ).action(async (file: string, flags: TargetFlags & { allowDestructive?: boolean }) => {
+    const model = await loadModelOption({ model: file });
+    const result = await withTarget(flags, io, (t) => t.applyModel(model.document, flags.allowDestructive === true));
+    if (flags.json) return io.out(JSON.stringify(result));
+    printChanges(io, result);
+    io.out(result.applied ? `Applied model "${result.name}" as version ${result.version} (${result.statements.length} statements).` : `Nothing to apply: version ${result.version} is this model.`);
+  });
+
   program
     .command('demo')
     .description(
@@ -195,6 +235,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     });
 
   return program;
+}
+
+/** One line per model change: `+` added, `-` removed, `~` changed; destructive ones marked. */
+function printChanges(io: CliIo, result: ModelChangeResult): void {
+  if (!result.changes.length) io.out('No changes to the model.');
+  for (const c of result.changes) {
+    const mark = c.op === 'add' ? '+' : c.op === 'remove' ? '-' : '~';
+    io.out(`${mark} ${c.path}: ${c.message}${c.destructive ? '  [destructive]' : ''}`);
+  }
 }
 
 /**

@@ -12,8 +12,13 @@ import type { Model } from '../model/types.js';
 import { demoForModel } from '../demo/registry.js';
 import { buildServer } from '../server/app.js';
 import { bootstrap, type BootstrapResult } from '../server/bootstrap.js';
+import { loggerOptions } from '../server/logging.js';
 import { CliError, type CliIo } from './io.js';
 import { loadModelOption, migrateModel } from './model-option.js';
+import type { AppContext } from '../server/context.js';
+import { latestModelVersion } from '../model-change/registry.js';
+import { watchModelFile } from '../model-change/watch.js';
+import { loadModelDocument } from '../model/load.js';
 
 /** Options of `lattice serve` after flag/environment resolution. */
 export interface ServeOptions {
@@ -35,6 +40,8 @@ export interface ServeOptions {
    * decides (default on).
    */
   introspection?: boolean;
+  /** Apply the model file (`model`, required) whenever it changes (SPEC M-7, `src/model-change/watch.ts`). */
+  watch?: boolean;
 }
 
 /** A running server, as `startServe` returns it. */
@@ -104,11 +111,33 @@ function printBanner(io: CliIo, url: string, where: string, model: Model, boot: 
 }
 
 /**
+ * The model to serve at start: the file's (or preset's), unless the database's latest version was applied at
+ * run time (`PUT /api/v1/model`, `lattice model apply`: source `api`) and differs from it — then that version,
+ * so a restart or a new instance never undoes or trips over an admin's change (SPEC M-7). Said on stderr.
+ */
+async function startModel(db: Db, fileModel: Model, options: ServeOptions, io: CliIo): Promise<Model> {
+  const latest = await latestModelVersion(db, fileModel.systemSchema).catch(() => null);
+  if (!latest || latest.source !== 'api' || latest.hash === fileModel.hash) return fileModel;
+  try {
+    const recorded = loadModelDocument(latest.document);
+    const from = options.model ?? `the ${options.preset} preset`;
+    io.err(
+      `Serving model version ${latest.version}, applied at run time on ${latest.applied_at}, instead of ${from} (they differ). ` +
+        `To serve the file again: lattice model apply ${options.model ?? '<file>'}.`,
+    );
+    return recorded;
+  } catch {
+    return fileModel;
+  }
+}
+
+/**
  * Start the server.
  * @throws CliError for a held data directory, an unusable model, or a port in use
  */
 export async function startServe(options: ServeOptions, io: CliIo): Promise<RunningServer> {
-  const model = await loadModelOption(options);
+  if (options.watch && !options.model) throw new CliError('--watch applies a model file when it changes: pass --model <file> too.');
+  const fileModel = await loadModelOption(options);
   let db: Db;
   try {
     db = await openDb({ url: options.databaseUrl, dataDir: options.dataDir });
@@ -118,10 +147,15 @@ export async function startServe(options: ServeOptions, io: CliIo): Promise<Runn
   }
   const where = options.databaseUrl ? 'PostgreSQL' : `PGlite ${options.dataDir}`;
   let app: FastifyInstance | undefined;
+  let ctx: AppContext | undefined;
+  let model: Model = fileModel;
+  let modelVersion = 0;
   try {
-    await migrateModel(db, model, io);
+    model = await startModel(db, fileModel, options, io);
+    const migrated = await migrateModel(db, model, io);
+    modelVersion = migrated.version;
     const config = options.introspection === false ? { introspection: false } : {};
-    ({ app } = await buildServer({ db, model, config, logger: { level: options.logLevel } }));
+    ({ app, ctx } = await buildServer({ db, model, modelVersion, config, logger: loggerOptions({ level: options.logLevel }) }));
     try {
       await app.listen({ port: options.port, host: options.host });
     } catch (err) {
@@ -159,10 +193,26 @@ export async function startServe(options: ServeOptions, io: CliIo): Promise<Runn
     })();
   }
 
+  let stopWatching: (() => Promise<void>) | undefined;
+  if (options.watch && options.model && ctx?.models) {
+    const file = options.model;
+    stopWatching = watchModelFile(file, db, ctx.models, {
+      onResult: (outcome) => {
+        if ('error' in outcome) {
+          io.err(`${file} changed but was not applied (still serving version ${ctx?.models?.version}): ${outcome.error.message}`);
+        } else if (outcome.result.applied) {
+          io.err(`${file} changed: now serving version ${outcome.result.version} (${outcome.result.changes.map((c) => c.message).join('; ') || 'no model changes'}).`);
+        }
+      },
+    });
+    io.err(`Watching ${file}: changes are applied as they are saved (destructive ones are refused).`);
+  }
+
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       try {
+        await stopWatching?.();
         await app.close();
       } finally {
         await db.close();

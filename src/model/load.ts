@@ -36,13 +36,17 @@ export function loadModelDocument(doc: unknown): Model {
 
 /**
  * Load a model file by extension: `.yaml`/`.yml`, `.json`, or `.ts`/`.mts`/`.js`/`.mjs` (default export).
+ * `fresh` re-imports a module file changed since it was first loaded (each such load stays in the module
+ * cache: meant for `serve --watch` in development).
  * @throws LatticeError BAD_USER_INPUT for unreadable, unparsable or invalid files (message names the file).
  */
-export async function loadModelFile(file: string): Promise<Model> {
+export async function loadModelFile(file: string, options: { fresh?: boolean } = {}): Promise<Model> {
   const ext = path.extname(file).toLowerCase();
   let doc: unknown;
   if (ext === '.ts' || ext === '.mts' || ext === '.js' || ext === '.mjs') {
-    const mod = (await import(pathToFileURL(path.resolve(file)).href)) as { default?: unknown };
+    // Modules are cached by URL: `fresh` (serve --watch) imports the edited file under a new URL.
+    const url = pathToFileURL(path.resolve(file)).href + (options.fresh ? `?v=${Date.now()}` : '');
+    const mod = (await import(url)) as { default?: unknown };
     if (mod.default === undefined) throw badInput(`${file} must export the model as its default export (export default defineModel({...}))`);
     doc = mod.default;
   } else {

@@ -14,7 +14,8 @@
  * reads the shared read compiler (`read.ts`). Roles that cannot write (viewers) get 403; ids of other projects
  * are 404, as if absent, and are never changed.
  */
-import type { FastifyInstance } from 'fastify';
+import type { ValidateFunction } from 'ajv';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { Queryable } from '../db/types.js';
 import { LatticeError, notFound, type ErrorCode, type ErrorDetail } from '../errors.js';
@@ -30,6 +31,7 @@ import { readByIds, readOne, readPage } from './read.js';
 import { MAX_BATCH, toWriteRow } from './rows.js';
 import { createBodySchema, idParamsSchema, listQuerySchema, patchBodySchema } from './schemas.js';
 import { parseNearestParam, parseSearchParam } from './search-params.js';
+import { validateOrThrow, type Validators } from './validate.js';
 
 /** Default page size of list requests. */
 export const DEFAULT_LIMIT = 100;
@@ -86,13 +88,13 @@ export function restListArgs(model: Model, entity: Entity, query: Readonly<Recor
  */
 async function writeById<T>(
   ctx: AppContext,
+  model: Model,
   principal: Principal,
   entity: Entity,
   mode: Extract<WriteMode, 'update' | 'delete'>,
   values: Record<string, unknown>,
   then: (tx: Queryable) => Promise<T>,
 ): Promise<T> {
-  const model = ctx.model();
   const row = toWriteRow(principal, mode, values);
   return withWriteIsolation(ctx.db, principal, async (tx, isolate) => {
     const [outcome] = await executeWrite(tx, model, { entity: entity.name, mode, rows: [row] }, isolate);
@@ -102,13 +104,70 @@ async function writeById<T>(
   });
 }
 
-/** Register `POST`, `GET /{id}`, `GET`, `PATCH /{id}` and `DELETE /{id}` of one entity in the REST plugin's scope. */
-export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, entity: Entity): void {
-  const base = `/api/v1/${entity.plural}`;
+/** The compiled validators of one entity's routes (per Model object, see `entityRoutesOf`). */
+interface EntityRouteValidators {
+  readonly entity: Entity;
+  readonly createBody: ValidateFunction;
+  readonly patchBody: ValidateFunction;
+  readonly listQuery: ValidateFunction;
+}
 
-  app.post(base, { schema: { body: createBodySchema(entity, MAX_BATCH) } }, async (request, reply) => {
+/** Route validators by plural, per Model object and compiled on first use: a model swap gets its own. */
+const routeValidators = new WeakMap<Model, Map<string, EntityRouteValidators | null>>();
+
+/**
+ * The data entity served at `/api/v1/<plural>` in `model`, with its compiled route validators, or undefined.
+ * Compiled once per (Model object, entity); a run-time model change (SPEC M-7) builds a new Model, so its
+ * routes validate against the new schemas from the next request on, while requests in flight finish with
+ * the model they started with.
+ */
+function entityRoutesOf(model: Model, plural: string, validators: Validators, maxLimit: number): EntityRouteValidators | undefined {
+  let byPlural = routeValidators.get(model);
+  if (!byPlural) routeValidators.set(model, (byPlural = new Map()));
+  let found = byPlural.get(plural);
+  if (found === undefined) {
+    const entity = [...model.entities.values()].find((e) => !e.system && e.plural === plural);
+    found = entity
+      ? {
+          entity,
+          createBody: validators.compileBody(createBodySchema(entity, MAX_BATCH)),
+          patchBody: validators.compileBody(patchBodySchema(entity)),
+          listQuery: validators.compileQuery(listQuerySchema(entity, maxLimit, DEFAULT_LIMIT)),
+        }
+      : null;
+    byPlural.set(plural, found);
+  }
+  return found ?? undefined;
+}
+
+/** Path prefix of the entity routes; `:plural` is matched against the model served when a request arrives. */
+export const ENTITY_ROUTE = '/api/v1/:plural';
+
+/**
+ * Register `POST`, `GET /{id}`, `GET`, `PATCH /{id}` and `DELETE /{id}` under `/api/v1/:plural` in the REST
+ * plugin's scope. The routes do not depend on the model: each request resolves the entity in the model served
+ * when it arrived (`ctx.model()`) and validates against that model's schemas, so a run-time model change adds
+ * and removes resources without re-registering routes (Fastify cannot add routes once listening). An unknown
+ * plural answers 404 like any unknown route (checked by `isEntityPath` before authentication).
+ */
+export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, validators: Validators): void {
+  const maxLimit = ctx.config.limits.maxLimit;
+  const idParams = validators.compileQuery(idParamsSchema);
+  const resolve = (request: FastifyRequest, model: Model): EntityRouteValidators => {
+    const plural = (request.params as { plural: string }).plural;
+    const routes = entityRoutesOf(model, plural, validators, maxLimit);
+    if (!routes) throw unknownRoute(request);
+    if ((request.params as { id?: string }).id !== undefined) {
+      validateOrThrow(idParams, { id: (request.params as { id: string }).id }, 'params');
+    }
+    return routes;
+  };
+
+  app.post(ENTITY_ROUTE, async (request, reply) => {
     const principal = requirePrincipal(request);
     const model = ctx.model();
+    const { entity, createBody } = resolve(request, model);
+    validateOrThrow(createBody, request.body, 'body');
     const many = Array.isArray(request.body);
     const bodies = (many ? request.body : [request.body]) as Record<string, unknown>[];
     const rows = bodies.map((body) => toWriteRow(principal, 'create', body));
@@ -122,27 +181,33 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, enti
     return many ? objects : objects[0];
   });
 
-  app.get(`${base}/:id`, { schema: { params: idParamsSchema } }, async (request) => {
+  app.get(`${ENTITY_ROUTE}/:id`, async (request) => {
     const principal = requirePrincipal(request);
+    const model = ctx.model();
+    const { entity } = resolve(request, model);
     const id = (request.params as { id: string }).id.toLowerCase();
-    const row = await ctx.db.withPrincipal(principal, (tx) => readOne(tx, ctx.model(), principal, entity, id));
+    const row = await ctx.db.withPrincipal(principal, (tx) => readOne(tx, model, principal, entity, id));
     if (!row) throw notFound(`No ${entity.name} with id ${id} in this key's projects; check the id.`);
     return row;
   });
 
-  app.get(base, { schema: { querystring: listQuerySchema(entity, ctx.config.limits.maxLimit, DEFAULT_LIMIT) } }, async (request) => {
+  app.get(ENTITY_ROUTE, async (request) => {
     const principal = requirePrincipal(request);
     const model = ctx.model();
+    const { entity, listQuery } = resolve(request, model);
+    validateOrThrow(listQuery, request.query, 'querystring');
     const args = restListArgs(model, entity, request.query as Record<string, unknown>);
     const page = await ctx.db.withPrincipal(principal, (tx) => readPage(tx, model, principal, entity, args, ctx.compile));
     return { items: page.items, total_count: page.total_count, limit: args.limit, offset: args.offset };
   });
 
-  app.patch(`${base}/:id`, { schema: { params: idParamsSchema, body: patchBodySchema(entity) } }, async (request) => {
+  app.patch(`${ENTITY_ROUTE}/:id`, async (request) => {
     const principal = requirePrincipal(request);
+    const model = ctx.model();
+    const { entity, patchBody } = resolve(request, model);
+    validateOrThrow(patchBody, request.body, 'body');
     const id = (request.params as { id: string }).id.toLowerCase();
     const body = request.body as Record<string, unknown>;
-    const model = ctx.model();
     const read = async (tx: Queryable) => {
       const row = await readOne(tx, model, principal, entity, id);
       if (!row) throw notFound(`No ${entity.name} with id ${id} in this key's projects; check the id.`);
@@ -153,13 +218,31 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, enti
       toWriteRow(principal, 'update', { id });
       return ctx.db.withPrincipal(principal, read);
     }
-    return writeById(ctx, principal, entity, 'update', { ...body, id }, read);
+    return writeById(ctx, model, principal, entity, 'update', { ...body, id }, read);
   });
 
-  app.delete(`${base}/:id`, { schema: { params: idParamsSchema } }, async (request, reply) => {
+  app.delete(`${ENTITY_ROUTE}/:id`, async (request, reply) => {
     const principal = requirePrincipal(request);
+    const model = ctx.model();
+    const { entity } = resolve(request, model);
     const id = (request.params as { id: string }).id.toLowerCase();
-    await writeById(ctx, principal, entity, 'delete', { id }, async () => undefined);
+    await writeById(ctx, model, principal, entity, 'delete', { id }, async () => undefined);
     return reply.code(204).send();
   });
+}
+
+/**
+ * Whether `request` is for an entity route whose plural the served model does not have (answered 404 before
+ * authentication, like a route that does not exist).
+ */
+export function isUnknownEntityPath(request: FastifyRequest, ctx: AppContext): boolean {
+  const url = request.routeOptions.url;
+  if (url !== ENTITY_ROUTE && url !== `${ENTITY_ROUTE}/:id`) return false;
+  const plural = (request.params as { plural?: string }).plural ?? '';
+  return ![...ctx.model().entities.values()].some((e) => !e.system && e.plural === plural);
+}
+
+/** The 404 of a route that does not exist (same words as the server's not-found handler). */
+export function unknownRoute(request: FastifyRequest): LatticeError {
+  return notFound(`No route ${request.method} ${request.url.split('?')[0]}; use /graphql for GraphQL and /api/v1/<plural> (e.g. /api/v1/experiments) for REST.`);
 }

@@ -68,18 +68,28 @@ function orderGroups(model: Model, groups: Map<string, Group>): Group[] {
  * `MAX_BATCH` events, 400 for a malformed envelope (`batch` missing or not an array).
  */
 export function registerIngestRoute(app: FastifyInstance, ctx: AppContext, validators: Validators): void {
-  const model = ctx.model();
   const envelope = validators.compileBody(eventEnvelopeSchema);
-  const bodies = new Map<string, ValidateFunction>();
-  for (const e of model.entities.values()) {
-    if (e.system) continue;
-    for (const m of MODES) bodies.set(`${e.name}.${m}`, validators.compileBody(rowBodySchema(e, m)));
-  }
-  const known = [...model.entities.values()].filter((e) => !e.system).map((e) => e.name);
+  // Body validators per Model object, compiled on first use: after a run-time model change (SPEC M-7) the
+  // next batch validates against the new model; a batch in flight finishes with the model it started with.
+  const perModel = new WeakMap<Model, { bodies: Map<string, ValidateFunction>; known: string[] }>();
+  const compiled = (model: Model) => {
+    let c = perModel.get(model);
+    if (!c) {
+      const bodies = new Map<string, ValidateFunction>();
+      for (const e of model.entities.values()) {
+        if (e.system) continue;
+        for (const m of MODES) bodies.set(`${e.name}.${m}`, validators.compileBody(rowBodySchema(e, m)));
+      }
+      perModel.set(model, (c = { bodies, known: [...model.entities.values()].filter((e) => !e.system).map((e) => e.name) }));
+    }
+    return c;
+  };
 
   app.post('/api/v1/ingest', { schema: { body: ingestBodySchema } }, async (request, reply): Promise<IngestResponse> => {
     const principal = requirePrincipal(request);
     if (!canWrite(principal)) throw forbidden(`Role '${principal.role}' cannot write data; use a key with role editor, owner or admin.`);
+    const model = ctx.model();
+    const { bodies, known } = compiled(model);
     const batch = (request.body as { batch: unknown[] }).batch;
     if (batch.length > MAX_BATCH) {
       throw new LatticeError('PAYLOAD_TOO_LARGE', `The batch has ${batch.length} events; send at most ${MAX_BATCH} events per request.`);

@@ -5,6 +5,7 @@
  */
 import type { Entity } from '../model/types.js';
 import { keyBodySchema, keyParams, projectBodySchema, projectParams } from '../server/admin.js';
+import { modelChangeBodySchema, modelChangeResultSchema, servedModelSchema } from '../server/model-routes.js';
 import { copy, errors, json, ref, WRITE_MODES } from './openapi-common.js';
 import { MAX_BATCH } from './rows.js';
 import type { JsonSchema } from './schemas.js';
@@ -128,6 +129,38 @@ export function fixedPaths(paths: Record<string, JsonSchema>): void {
       summary: 'Revoke an API key (admin, or an owner key of the project)',
       parameters: [param('id', 'Project id.'), param('key_id', 'Key id.')],
       responses: { 200: { description: 'The revoked key.', content: json(ref('ApiKey')) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+  };
+  paths['/api/v1/model'] = {
+    get: {
+      tags: admin,
+      operationId: 'get_model',
+      summary: 'The served model document and its version (admin)',
+      responses: { 200: { description: 'The served model.', content: json(copy(servedModelSchema)) }, ...errors('Unauthenticated', 'Forbidden') },
+    },
+    put: {
+      tags: admin,
+      operationId: 'apply_model',
+      summary: 'Apply a new model version at run time (admin); every instance serves it without a restart',
+      description:
+        'Additive changes are applied in one DDL transaction; changes that drop or convert data are refused (409, listed in `details`) unless `allow_destructive` is true.',
+      requestBody: { required: true, content: json(copy(modelChangeBodySchema)) },
+      responses: {
+        200: { description: 'What was applied.', content: json(copy(modelChangeResultSchema)) },
+        ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'Conflict'),
+      },
+    },
+  };
+  paths['/api/v1/model/diff'] = {
+    post: {
+      tags: admin,
+      operationId: 'diff_model',
+      summary: 'What applying a model would change, with the DDL (admin); nothing is applied',
+      requestBody: { required: true, content: json(copy(modelChangeBodySchema)) },
+      responses: {
+        200: { description: 'The changes, the destructive ones and the statements.', content: json(copy(modelChangeResultSchema)) },
+        ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'Conflict'),
+      },
     },
   };
   const health = (operationId: string, summary: string) => ({

@@ -1,6 +1,8 @@
 /**
  * The REST plugin (SPEC R-1 create/get/list/patch/delete with `filter`, `search` and `nearest`, R-2 ingestion):
- * per data entity `/api/v1/<plural>` and `POST /api/v1/ingest`, with route JSON schemas generated from the model.
+ * `/api/v1/<plural>` for every data entity of the model served when the request arrives (routes registered once,
+ * resolved per request, so a run-time model change needs no restart: SPEC M-7) and `POST /api/v1/ingest`, with
+ * JSON schemas generated from that model.
  *
  * Scoped to this plugin: its own AJV validator compiler (bodies are never coerced and unknown fields are
  * refused, not stripped; query strings are coerced and defaulted), an `onRequest` hook requiring a principal
@@ -14,7 +16,7 @@ import { badInput } from '../errors.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
 import { sendError } from '../server/errors.js';
-import { registerEntityRoutes } from './entity-routes.js';
+import { isUnknownEntityPath, registerEntityRoutes, unknownRoute } from './entity-routes.js';
 import { registerIngestRoute } from './ingest.js';
 import { ajvDetails, createValidators } from './validate.js';
 
@@ -34,11 +36,10 @@ export async function restRoutes(app: FastifyInstance, ctx: AppContext): Promise
     return sendError(request, reply, err, ctx.config.mode);
   });
   app.addHook('onRequest', async (request) => {
+    if (isUnknownEntityPath(request, ctx)) throw unknownRoute(request);
     requirePrincipal(request);
   });
 
-  for (const entity of ctx.model().entities.values()) {
-    if (!entity.system) registerEntityRoutes(app, ctx, entity);
-  }
+  registerEntityRoutes(app, ctx, validators);
   registerIngestRoute(app, ctx, validators);
 }

@@ -31,6 +31,8 @@ export interface Validators {
   readonly compiler: FastifySchemaCompiler<JsonSchema>;
   /** Compile a body schema (no coercion). */
   compileBody(schema: JsonSchema): ValidateFunction;
+  /** Compile a query-string or path-parameter schema (coerces `"10"` → 10, fills defaults). */
+  compileQuery(schema: JsonSchema): ValidateFunction;
 }
 
 /** Create the AJV instances and the Fastify validator compiler (bodies strict, query strings coerced). */
@@ -40,6 +42,7 @@ export function createValidators(): Validators {
   return {
     compiler: ({ schema, httpPart }) => (httpPart === 'body' ? body : query).compile(schema),
     compileBody: (schema) => body.compile(schema),
+    compileQuery: (schema) => query.compile(schema),
   };
 }
 
@@ -57,6 +60,16 @@ export function valueValidator(owner: object, tag: string, schema: () => JsonSch
   let v = byTag.get(tag);
   if (!v) byTag.set(tag, (v = valueAjv.compile(schema())));
   return v;
+}
+
+/**
+ * Run `validate` on `data` the way Fastify runs a route schema (coercion and defaults applied in place).
+ * @throws an error carrying `validation` and `validationContext` like Fastify's, so the REST plugin's error
+ *         handler answers it with the same BAD_USER_INPUT and details (`body[2].trial_id`, `querystring.limit`)
+ */
+export function validateOrThrow(validate: ValidateFunction, data: unknown, context: 'body' | 'querystring' | 'params'): void {
+  if (validate(data)) return;
+  throw Object.assign(new Error(`Invalid ${context}`), { validation: validate.errors ?? [], validationContext: context });
 }
 
 /** A readable message for one AJV error (enum errors list the allowed values). */

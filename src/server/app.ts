@@ -6,7 +6,7 @@
  * Error shape (SPEC R-1, G-14): `{ "error": { code, message, details }, "request_id" }`, also for 404 and 413.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Db } from '../db/types.js';
 import type { Model } from '../model/types.js';
 import { badInput, notFound } from '../errors.js';
@@ -15,11 +15,14 @@ import { readCompileOptions } from '../db/migrate/index.js';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../query/sql/compile.js';
 import { restRoutes } from '../rest/routes.js';
 import { adminRoutes } from './admin.js';
+import { modelRoutes } from './model-routes.js';
+import { latestModelVersion, ModelRegistry } from '../model-change/registry.js';
 import { checkJsonNesting } from '../nesting.js';
 import { registerAuthHook } from './auth-hook.js';
 import { DEFAULT_LIMITS, type AppContext, type ServerConfig } from './context.js';
 import { sendError } from './errors.js';
 import { healthRoutes } from './health.js';
+import { RequestLogController } from './logging.js';
 import { registerLive } from '../live/transports.js';
 import type { LiveOptions } from '../live/hub.js';
 import { apiDocsRoutes } from '../rest/api-docs.js';
@@ -36,6 +39,26 @@ export interface BuildServerOptions {
   readonly logger?: boolean | object;
   /** Subscription tunables (coalescing window, credential re-check interval; see src/live/hub.ts). */
   readonly live?: LiveOptions;
+  /**
+   * The recorded version of `model` (`lattice.model_versions`); by default the latest recorded version when
+   * its hash is the model's, else 0 (unknown).
+   */
+  readonly modelVersion?: number;
+  /**
+   * Swap to model versions applied through other instances (LISTEN, SPEC M-7). Default true.
+   */
+  readonly followModelChanges?: boolean;
+}
+
+/** The recorded version of `model`: the latest one when it is this model, else 0. */
+async function recordedVersionOf(db: Db, model: Model, log: FastifyBaseLogger): Promise<number> {
+  try {
+    const latest = await latestModelVersion(db, model.systemSchema);
+    return latest && latest.hash === model.hash ? latest.version : 0;
+  } catch (err) {
+    log.warn({ err }, 'Could not read the recorded model version at start');
+    return 0;
+  }
 }
 
 /**
@@ -96,7 +119,8 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
     genReqId: (req) => requestId(req.headers['x-request-id']),
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // Per-request lines at debug (logging.ts): quiet at info.
+    logController: new RequestLogController({ requestIdLogLabel: 'request_id' }),
     // SPEC R-1: unknown fields and wrong types in bodies are a 400 (see validation.ts).
     schemaController: { compilersFactory: { buildValidator } },
   };
@@ -109,7 +133,16 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
       'pgvector is not available on this database: vectors stored as real[], exact distances computed by SQL functions; slower (install the "vector" extension and restart to get vector(n) columns and HNSW indexes)',
     );
   }
-  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => model, compile };
+  const models = new ModelRegistry(model, options.modelVersion ?? (await recordedVersionOf(options.db, model, app.log)));
+  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => models.current(), models, compile };
+  if (options.followModelChanges !== false) {
+    try {
+      const stop = await models.follow(options.db, app.log);
+      app.addHook('onClose', async () => stop().catch(() => undefined));
+    } catch (err) {
+      app.log.warn({ err }, 'Cannot LISTEN for model changes made through other instances; this instance keeps its model until restarted');
+    }
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', String(request.id));
@@ -133,6 +166,7 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   await app.register(async (scope) => healthRoutes(scope, ctx));
   await app.register(async (scope) => apiDocsRoutes(scope, ctx));
   await app.register(async (scope) => adminRoutes(scope, ctx));
+  await app.register(async (scope) => modelRoutes(scope, ctx));
   await app.register(async (scope) => graphqlRoutes(scope, ctx));
   await app.register(async (scope) => restRoutes(scope, ctx));
   // Subscriptions (SPEC G-8): WebSocket upgrade at /graphql, SSE at /graphql/stream, closed first on shutdown.

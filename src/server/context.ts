@@ -9,6 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Db } from '../db/types.js';
 import type { Model } from '../model/types.js';
 import type { CompileOptions } from '../query/sql/compile.js';
+import type { ModelRegistry } from '../model-change/registry.js';
 
 /** Limits applied to reads (SPEC G-12 grows this). */
 export interface QueryLimits {
@@ -36,8 +37,13 @@ export interface AppContext {
   readonly db: Db;
   readonly config: ServerConfig;
   readonly log: FastifyBaseLogger;
-  /** The model currently served. */
+  /** The model currently served: read it once per request and keep it (a swap must not change a request). */
   model(): Model;
+  /**
+   * The served model and its version, for run-time model changes (SPEC M-7, `src/model-change`); `model()` is
+   * `models.current()`. Absent in contexts built by hand for tests of single route plugins.
+   */
+  readonly models?: ModelRegistry;
   /**
    * What the read compiler needs to know about the database (how vectors are stored, SPEC S-5), decided once
    * at start by `buildServer` (`readCompileOptions`); absent means pgvector (`compileRead`'s default).

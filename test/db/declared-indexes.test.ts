@@ -79,8 +79,8 @@ describe.each(TEST_KINDS)('declared index migrations on %s', (kind) => {
     ]);
     const r = await migrate(t.db, second);
     expect(r.applied).toBe(true);
-    expect(r.statements).toContain('DROP INDEX "app"."metric_trial_id_step_idx"');
-    expect(r.statements).toContain('DROP INDEX "app"."metric_key_step_idx"');
+    expect(r.statements).toContain('DROP INDEX IF EXISTS "app"."metric_trial_id_step_idx"');
+    expect(r.statements).toContain('DROP INDEX IF EXISTS "app"."metric_key_step_idx"');
     expect(r.statements.filter((s) => s.startsWith('DROP INDEX'))).toHaveLength(2);
     const defs = await indexDefs(t, 'metric');
     expect(defs).not.toHaveProperty('metric_trial_id_step_idx');
@@ -96,8 +96,8 @@ describe.each(TEST_KINDS)('declared index migrations on %s', (kind) => {
     const none = model(undefined);
     const r2 = await migrate(t.db, none);
     expect(r2.statements.filter((s) => s.startsWith('DROP INDEX')).sort()).toEqual([
-      'DROP INDEX "app"."metric_key_step_idx"',
-      'DROP INDEX "app"."metric_key_trial_id_idx"',
+      'DROP INDEX IF EXISTS "app"."metric_key_step_idx"',
+      'DROP INDEX IF EXISTS "app"."metric_key_trial_id_idx"',
     ]);
     expect(Object.keys(await indexDefs(t, 'metric')).sort()).toEqual([
       'metric_by_hand_idx',

@@ -65,7 +65,7 @@ describe.each(TEST_KINDS)('migrate on %s', (kind) => {
 
   it('is idempotent and records each applied version with its DDL', async () => {
     const again = await migrate(t.db, t.model);
-    expect(again).toEqual({ applied: false, version: 1, statements: [] });
+    expect(again).toEqual({ applied: false, version: 1, statements: [], destructive: [] });
     const { rows } = await t.db.query<{ version: number; hash: string; ddl: string; document: JsonValue }>(
       'SELECT version, hash, ddl, document FROM lattice.model_versions ORDER BY version',
     );

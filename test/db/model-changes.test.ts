@@ -83,7 +83,7 @@ describe.each(TEST_KINDS)('model changes on existing tables on %s', (kind) => {
     const { rows: found } = await t.db.query(`SELECT name FROM app.trial WHERE search_vector @@ websearch_to_tsquery('english', 'sweep')`);
     expect(found).toEqual([{ name: 't1' }]);
 
-    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 2, statements: [] });
+    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 2, statements: [], destructive: [] });
     expect(await versions(t)).toEqual([1, 2]);
   });
 
@@ -176,7 +176,7 @@ describe.each(TEST_KINDS)('model changes on existing tables on %s', (kind) => {
     const again = await migrate(t.db, next);
     expect(again).toMatchObject({ applied: true, version: 3 });
     expect(await columns(t, 'app.run')).toHaveProperty('host');
-    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 3, statements: [] });
+    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 3, statements: [], destructive: [] });
   });
 
   it('compares json defaults by value, not key order (jsonb reorders keys): no spurious versions', async () => {
@@ -184,7 +184,7 @@ describe.each(TEST_KINDS)('model changes on existing tables on %s', (kind) => {
       doc.entities.trial.fields.config = { type: 'json', default: { zeta: 1, alpha: { b: 2, a: [1, { y: 1, x: 2 }] } } };
     });
     expect((await migrate(t.db, next)).applied).toBe(true);
-    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 2, statements: [] });
+    expect(await migrate(t.db, next)).toEqual({ applied: false, version: 2, statements: [], destructive: [] });
     expect(await versions(t)).toEqual([1, 2]);
   });
 

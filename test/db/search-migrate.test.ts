@@ -70,7 +70,7 @@ describe.each(TEST_KINDS)('full-text and vector index migrations on %s', (kind) 
     const titleOnly = withSearch(['title']);
     const r1 = await migrate(t.db, titleOnly);
     expect(r1.applied).toBe(true);
-    expect(r1.statements).toContain('ALTER TABLE "app"."book" DROP COLUMN "search_vector"');
+    expect(r1.statements).toContain('ALTER TABLE "app"."book" DROP COLUMN IF EXISTS "search_vector"');
     expect(r1.statements.some((s) => s.startsWith('ALTER TABLE "app"."book" ADD COLUMN "search_vector" tsvector GENERATED ALWAYS AS'))).toBe(true);
     expect(r1.statements.some((s) => /^ALTER TABLE "app"\."(author|review)" (ADD|DROP)/.test(s))).toBe(false);
     expect(await comment(t, 'app.book')).toBe('lattice search_vector: config=english; fields=title');
@@ -94,7 +94,7 @@ describe.each(TEST_KINDS)('full-text and vector index migrations on %s', (kind) 
     // Nothing searchable: the column and its index go; the rows stay.
     const none = withSearch([]);
     const r2 = await migrate(t.db, none);
-    expect(r2.statements).toContain('ALTER TABLE "app"."book" DROP COLUMN "search_vector"');
+    expect(r2.statements).toContain('ALTER TABLE "app"."book" DROP COLUMN IF EXISTS "search_vector"');
     expect(await comment(t, 'app.book')).toBe('no column');
     expect(await indexes(t, 'book')).not.toContain('book_search_vector_idx');
     const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM app.book');
@@ -110,7 +110,7 @@ describe.each(TEST_KINDS)('full-text and vector index migrations on %s', (kind) 
     await t.db.query('COMMENT ON COLUMN app.book.search_vector IS NULL');
     const r = await migrate(t.db, libraryModel());
     expect(r.applied).toBe(true);
-    expect(r.statements).toContain('ALTER TABLE "app"."book" DROP COLUMN "search_vector"');
+    expect(r.statements).toContain('ALTER TABLE "app"."book" DROP COLUMN IF EXISTS "search_vector"');
     expect(r.statements.filter((s) => s.includes('DROP COLUMN'))).toHaveLength(1);
     expect(await comment(t, 'app.book')).toBe('lattice search_vector: config=english; fields=title,summary');
     expect((await migrate(t.db, libraryModel())).applied).toBe(false);
@@ -137,7 +137,7 @@ describe.each(TEST_KINDS)('full-text and vector index migrations on %s', (kind) 
     expect(await hnsw()).toEqual(['book_embedding_hnsw_idx', 'book_embedding_ip_hnsw_idx', 'book_embedding_l2_hnsw_idx']);
     expect((await migrate(t.db, metrics(['cosine', 'l2', 'inner_product']))).applied).toBe(false);
     const l2 = await migrate(t.db, metrics(['l2']));
-    expect(l2.statements).toEqual(expect.arrayContaining(['DROP INDEX "app"."book_embedding_hnsw_idx"', 'DROP INDEX "app"."book_embedding_ip_hnsw_idx"']));
+    expect(l2.statements).toEqual(expect.arrayContaining(['DROP INDEX IF EXISTS "app"."book_embedding_hnsw_idx"', 'DROP INDEX IF EXISTS "app"."book_embedding_ip_hnsw_idx"']));
     expect(await hnsw()).toEqual(['book_embedding_l2_hnsw_idx']);
     expect((await migrate(t.db, metrics(['l2']))).applied).toBe(false);
   });

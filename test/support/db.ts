@@ -32,6 +32,8 @@ export interface TestDb {
   readonly kind: TestKind;
   readonly db: Db;
   readonly model: Model;
+  /** Connection URL of the PostgreSQL test database (to open a second connection pool, e.g. a second instance). */
+  readonly url?: string;
   /** Close the Db (and drop the PostgreSQL database). */
   close(): Promise<void>;
 }
@@ -73,6 +75,7 @@ export async function createTestDb(kind: TestKind, model?: Model): Promise<TestD
     kind,
     db: opened,
     model: m,
+    url: url.toString(),
     async close() {
       if (closed) return;
       closed = true;

@@ -211,7 +211,7 @@ function declaredIndexDdl(model: Model, entity: Entity, table: ExistingTable): s
     const comment = table.indexComments.get(index);
     const signature = wanted.get(index);
     const stale = signature !== undefined ? comment !== signature : comment?.startsWith(DECLARED_INDEX_MARK) === true;
-    if (stale) out.push(`DROP INDEX ${qualified(entity.table.schema, index)}`);
+    if (stale) out.push(`DROP INDEX IF EXISTS ${qualified(entity.table.schema, index)}`);
   }
   return out;
 }
@@ -224,7 +224,7 @@ function declaredIndexDdl(model: Model, entity: Entity, table: ExistingTable): s
 function searchColumnDdl(model: Model, entity: Entity, table: ExistingTable, name: string): string[] {
   const wanted = searchColumnDefinition(model, entity);
   const existing = table.columns.get(SEARCH_COLUMN);
-  const drop = `ALTER TABLE ${name} DROP COLUMN ${quoteIdent(SEARCH_COLUMN)}`;
+  const drop = `ALTER TABLE ${name} DROP COLUMN IF EXISTS ${quoteIdent(SEARCH_COLUMN)}`;
   if (!existing) return wanted ? [`ALTER TABLE ${name} ADD COLUMN ${wanted}`] : [];
   if (!existing.generated) return [];
   if (!wanted) return [drop];
@@ -245,7 +245,7 @@ function staleVectorIndexDdl(entity: Entity, table: ExistingTable, options: DdlO
       const index = storedIdentifier(hnswIndexName(entity, f, metric));
       if (keep.has(metric) || kept.has(index) || dropped.has(index) || !table.indexes.has(index)) continue;
       dropped.add(index);
-      out.push(`DROP INDEX ${qualified(entity.table.schema, index)}`);
+      out.push(`DROP INDEX IF EXISTS ${qualified(entity.table.schema, index)}`);
     }
   }
   return out;

@@ -3,12 +3,14 @@
  * every applied version recorded in `lattice.model_versions` with its DDL.
  */
 import { loadModelDocument } from '../../model/load.js';
-import type { Model } from '../../model/types.js';
+import type { Entity, Model } from '../../model/types.js';
 import { qualified } from '../../query/sql/ident.js';
 import type { Db, Queryable } from '../types.js';
 import { LatticeError } from '../../errors.js';
 import type { CompileOptions, VectorStorage } from '../../query/sql/context.js';
 import { destructiveChanges, enumValuesMissing } from './alter.js';
+import { destructiveDdl, dropTablesDdl, droppedTableChanges } from './destructive.js';
+import type { ErrorDetail } from '../../errors.js';
 import { readCatalog, type CatalogSnapshot } from './catalog.js';
 import { enumTypesDdl } from './tables.js';
 import { generateDdl, type DdlOptions } from './ddl.js';
@@ -16,6 +18,7 @@ import { generateDdl, type DdlOptions } from './ddl.js';
 export { generateDdl, type DdlOptions } from './ddl.js';
 export { alterTableDdl, destructiveChanges, enumValuesMissing } from './alter.js';
 export { readCatalog, storedIdentifier, type CatalogSnapshot } from './catalog.js';
+export { removedEntities } from './destructive.js';
 export { SEARCH_COLUMN, columnType, sqlLiteral } from './tables.js';
 
 /** Outcome of `migrate`. */
@@ -26,7 +29,43 @@ export interface MigrationResult {
   version: number;
   /** Statements executed (applied), that would be executed (dry run), or [] (already up to date). */
   statements: string[];
+  /**
+   * The destructive changes among them (columns or tables dropped, columns or enum types converted): always []
+   * unless `allowDestructive` was given (without it they are refused). A dry run lists them too.
+   */
+  destructive: ErrorDetail[];
 }
+
+/** Where a model version came from, recorded with it (`lattice.model_versions.source`). */
+export type ModelSource = 'migrate' | 'api' | 'watch';
+
+/** Options of `migrate`. */
+export interface MigrateOptions {
+  /** Compute the statements without executing or recording anything. */
+  dryRun?: boolean;
+  /**
+   * Carry out destructive changes instead of refusing them (SPEC M-7 `allow_destructive`; see destructive.ts):
+   * drop columns without a field, convert columns of another type, rebuild enum types that lost values, and
+   * drop the tables of `removed` entities.
+   */
+  allowDestructive?: boolean;
+  /**
+   * Entities of the model being replaced whose tables the new model no longer uses (`removedEntities`). Their
+   * tables are dropped when `allowDestructive`; otherwise they are refused as destructive. Without this
+   * option, tables of entities no longer in the model are left in place (start-up migrations).
+   */
+  removed?: { readonly model: Model; readonly entities: readonly Entity[] };
+  /** Recorded with the version (default `migrate`); `serve` keeps a version applied through the API. */
+  source?: ModelSource;
+  /**
+   * The version the change was computed against: when the latest recorded version differs (another instance
+   * changed the model meanwhile), nothing is applied and a CONFLICT is thrown. Checked under the lock.
+   */
+  expectVersion?: number;
+}
+
+/** Channel on which `migrate` announces a new version (payload `{"version":n,"hash":"…"}`), at commit. */
+export const MODEL_CHANNEL = 'lattice_model';
 
 /** Key of the transaction-level advisory lock that serialises migrations of one database ("latt" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x6c617474;
@@ -119,12 +158,14 @@ export function ddlText(statements: readonly string[]): string {
  * @throws the database error of the failing statement (the transaction is rolled back; nothing is recorded),
  *         its message prefixed with the statement's first line (and a hint for a new required column)
  */
-export async function migrate(db: Db, model: Model, options: { dryRun?: boolean } = {}): Promise<MigrationResult> {
+export async function migrate(db: Db, model: Model, options: MigrateOptions = {}): Promise<MigrationResult> {
+  const allow = options.allowDestructive === true;
   if (!options.dryRun) {
     await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       const catalog = await readCatalog(tx, model);
-      refuseDestructive(model, catalog, await detectCapabilities(tx));
+      const destructive = destructiveList(model, catalog, await detectCapabilities(tx), options);
+      if (!allow) refuseDestructive(destructive, options);
       if (enumValuesMissing(model, catalog)) for (const sql of enumTypesDdl(model)) await run(tx, sql);
     });
   }
@@ -132,45 +173,67 @@ export async function migrate(db: Db, model: Model, options: { dryRun?: boolean 
     if (!options.dryRun) await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     const capabilities = await detectCapabilities(tx);
     const catalog = await readCatalog(tx, model);
-    refuseDestructive(model, catalog, capabilities);
+    const destructive = destructiveList(model, catalog, capabilities, options);
+    if (!allow) refuseDestructive(destructive, options);
     const latest = await latestVersion(tx, model);
     const generated = ddlText(generateDdl(model, capabilities));
-    const statements = generateDdl(model, capabilities, catalog, previousModel(latest?.document));
+    const statements = [
+      ...(allow && options.removed ? dropTablesDdl(options.removed.model, options.removed.entities, catalog) : []),
+      ...(allow ? destructiveDdl(model, catalog, capabilities) : []),
+      ...generateDdl(model, capabilities, catalog, previousModel(latest?.document)),
+    ];
     const text = ddlText(statements);
     const upToDate = latest !== null && latest.hash === model.hash && latest.generated_ddl === generated && text === generated;
     const current = latest?.version ?? 0;
-    if (options.dryRun) return { applied: false, version: upToDate ? current : current + 1, statements };
-    if (upToDate) return { applied: false, version: current, statements: [] };
+    if (options.expectVersion !== undefined && current !== options.expectVersion) {
+      throw new LatticeError(
+        'CONFLICT',
+        `The model changed while this change was prepared: version ${current} is now recorded, the change was computed against version ${options.expectVersion}. Nothing was applied; read the model again (GET /api/v1/model) and resend.`,
+      );
+    }
+    if (options.dryRun) return { applied: false, version: upToDate ? current : current + 1, statements, destructive };
+    if (upToDate) return { applied: false, version: current, statements: [], destructive: [] };
     for (const sql of statements) await run(tx, sql);
     const version = current + 1;
     await tx.query(
-      `INSERT INTO ${qualified(model.systemSchema, 'model_versions')} (version, hash, document, ddl, generated_ddl)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [version, model.hash, JSON.stringify(model.document), text, generated],
+      `INSERT INTO ${qualified(model.systemSchema, 'model_versions')} (version, hash, document, ddl, generated_ddl, source)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [version, model.hash, JSON.stringify(model.document), text, generated, options.source ?? 'migrate'],
     );
-    return { applied: true, version, statements };
+    // Delivered at commit, only if the transaction commits: every instance then swaps (SPEC M-7).
+    await tx.query('SELECT pg_notify($1, $2)', [MODEL_CHANNEL, JSON.stringify({ version, hash: model.hash })]);
+    return { applied: true, version, statements, destructive };
   });
 }
 
+/** The destructive changes of `model` against the catalog, with the tables of removed entities. */
+function destructiveList(model: Model, catalog: CatalogSnapshot, capabilities: DdlOptions, options: MigrateOptions): ErrorDetail[] {
+  const removed = options.removed ? droppedTableChanges(options.removed.entities, catalog) : [];
+  return [...removed, ...destructiveChanges(model, catalog, capabilities)];
+}
+
 /**
- * @throws LatticeError `CONFLICT` naming every destructive change of `model` against `catalog`
+ * @throws LatticeError `CONFLICT` naming every destructive change (nothing is applied)
  */
-function refuseDestructive(model: Model, catalog: CatalogSnapshot, capabilities: DdlOptions): void {
-  const refused = destructiveChanges(model, catalog, capabilities);
+function refuseDestructive(refused: readonly ErrorDetail[], options: MigrateOptions): void {
   if (!refused.length) return;
+  const what = refused.map((d) => `${d.path}: ${d.message}`).join('; ');
   throw new LatticeError(
     'CONFLICT',
-    `The model changes existing tables in ways Lattice does not apply by itself (it never drops or converts ` +
-      `data): ${refused.map((d) => `${d.path}: ${d.message}`).join('; ')}. Restore those fields as they were, ` +
-      `or change the tables yourself (ALTER TABLE … in psql) and start again.`,
-    refused,
+    options.removed
+      ? `The new model drops or converts data: ${what}. Nothing was applied. Send it again with ` +
+          `allow_destructive: true (CLI: --allow-destructive) to carry these out, or keep those entities and fields.`
+      : `The model changes existing tables in ways Lattice does not apply by itself (it never drops or converts ` +
+          `data): ${what}. Restore those fields as they were, or change the tables yourself (ALTER TABLE … in ` +
+          `psql) and start again.`,
+    [...refused],
   );
 }
 
 /**
  * Run one migration statement.
  * @throws the database error, its message prefixed with the statement's first line (and a hint when a new
- *         NOT NULL column meets existing rows)
+ *         NOT NULL column meets existing rows), with the statement as `statement`
  */
 async function run(tx: Queryable, sql: string): Promise<void> {
   try {
@@ -182,6 +245,7 @@ async function run(tx: Queryable, sql: string): Promise<void> {
           ? ' (the table already has rows: give the new required field a default, or make it optional)'
           : '';
       err.message = `Migration failed at "${sql.split('\n')[0]}": ${err.message}${hint}`;
+      (err as { statement?: string }).statement = sql;
     }
     throw err;
   }

@@ -158,6 +158,9 @@ export function systemTablesDdl(s: string): string[] {
   generated_ddl text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now()
 )`,
+    // Where the version came from (SPEC M-7): 'migrate' (start-up, `lattice migrate`), 'api' (PUT /api/v1/model,
+    // `lattice model apply`) or 'watch' (`serve --watch`). Added after the table existed, hence ALTER.
+    `ALTER TABLE ${t('model_versions')} ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'migrate'`,
   ];
 }
 

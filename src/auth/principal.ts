@@ -7,6 +7,14 @@ import { badInput, forbidden } from '../errors.js';
 /** Roles of SPEC A-3. `admin` spans all projects; the others are per project. */
 export type Role = 'admin' | 'owner' | 'editor' | 'viewer';
 
+/** Every role, strongest first (external identities naming several roles get the strongest, `src/auth/identity.ts`). */
+export const ROLES: readonly Role[] = ['admin', 'owner', 'editor', 'viewer'];
+
+/** True when `value` is one of {@link ROLES}. */
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
 export interface Principal {
   /** Kind and id of what authenticated: an API key id, a user id, or `system` for internal work. */
   readonly kind: 'api_key' | 'user' | 'system';

@@ -11,8 +11,9 @@
  *    becomes one flush, and the changes of one id within a flush fold into ONE event that describes the row as
  *    it is now (see `folded`: INSERT then UPDATE → INSERT with the current row; INSERT then DELETE → nothing;
  *    UPDATE then DELETE → DELETE). Events are therefore "what changed since you last heard", not a change log.
- * 3. A flush re-checks the credentials (`authenticate`, cached 5 s; also every `recheckMs`, default 5 s): a
- *    revoked key ends the subscription with an UNAUTHENTICATED error. DELETEs are delivered as `{ op: DELETE,
+ * 3. A flush re-checks the credentials (`reauthenticate`: the server's authenticator, API keys cached 5 s; also
+ *    every `recheckMs`, default 5 s): a revoked key or an expired token ends the subscription with an
+ *    UNAUTHENTICATED error. DELETEs are delivered as `{ op: DELETE,
  *    id, row: null }` without a read: the row is gone, so the subscription's `filter` cannot apply to them.
  *    INSERTs and UPDATEs are re-read in ONE statement per chunk of `maxIdsPerRead` ids (default 1000) under
  *    the subscriber's own principal (`db.withPrincipal`: row-level security decides) — a list of the entity
@@ -27,7 +28,6 @@
  */
 import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
-import { authenticate } from '../auth/api-keys.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { EVENTS_CHANNEL, parseChangeNotification, type ChangeNotification } from '../db/migrate/events.js';
 import type { Db } from '../db/types.js';
@@ -71,8 +71,8 @@ export interface LiveHubContext {
 /** One subscription request. */
 export interface LiveSubscribeArgs {
   readonly principal: Principal;
-  /** The Authorization header the principal came from, re-checked while the subscription lives. */
-  readonly authorization: string;
+  /** Re-checks the credentials the principal came from while the subscription lives: null when no longer valid. */
+  readonly reauthenticate: () => Promise<Principal | null>;
   readonly plan: SubscriptionPlan;
 }
 
@@ -82,7 +82,7 @@ const ID_KEY = '__lattice_id';
 function unauthenticatedResult(): ExecutionResult {
   return {
     errors: [
-      new GraphQLError('The API key of this subscription is no longer valid (revoked or deleted); subscribe again with a valid key.', {
+      new GraphQLError('The credentials of this subscription are no longer valid (API key revoked or deleted, or token expired); subscribe again with valid credentials.', {
         extensions: { code: 'UNAUTHENTICATED' },
       }),
     ],
@@ -146,7 +146,7 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   /** Re-check the credentials. @returns false (and ends the subscription) when they are no longer valid. */
   private async recheck(): Promise<boolean> {
     if (this.done) return false;
-    const principal = await authenticate(this.hub.ctx.db, this.args.authorization);
+    const principal = await this.args.reauthenticate();
     if (!principal) {
       this.push(unauthenticatedResult());
       this.end();

@@ -3,14 +3,15 @@
  * - WebSocket, `graphql-transport-ws` protocol (`graphql-ws` 6 over `ws` 8) at `/graphql`: the `ws` server
  *   takes the HTTP server's `upgrade` requests for that path (others are refused with 404).
  *   Authentication at `connection_init`: `connectionParams.authorization` (or `Authorization`) holds the same
- *   value as the HTTP header (`Bearer <secret>` or `Basic …`), checked by `authenticate`; a missing or invalid
- *   one closes the socket with 4403 Forbidden before any operation runs. Queries and mutations sent over the
- *   socket run through `executeGraphQL` like HTTP requests.
+ *   value as the HTTP header (`Bearer <secret key or JWT>` or `Basic …`); trusted proxy headers come from the
+ *   upgrade request. Both go through the server's authenticator (`src/server/auth-hook.ts`), like HTTP
+ *   requests; missing or invalid credentials close the socket with 4403 Forbidden before any operation runs.
+ *   Queries and mutations sent over the socket run through `executeGraphQL` like HTTP requests.
  * - Server-Sent Events, GraphQL-over-SSE protocol (`graphql-sse` 2, its Fastify handler) at `/graphql/stream`
  *   (a separate path so `/graphql`'s GraphQL-over-HTTP handling stays as it is). Authentication: the
- *   Authorization header, through the server's auth hook (invalid credentials: 401 before the handler; none: 401).
- * Both re-check the key while the subscription lives (`hub.ts`): a revoked key's subscriptions end with an
- * UNAUTHENTICATED error.
+ *   request's headers, through the server's auth hook (invalid credentials: 401 before the handler; none: 401).
+ * Both re-check the credentials while the subscription lives (`hub.ts`): a revoked key's or an expired token's
+ * subscriptions end with an UNAUTHENTICATED error.
  *
  * Shutdown (issue 6 item 5): on `app.close()` (SIGTERM/SIGINT in `lattice serve`), a `preClose` hook closes every
  * WebSocket with 1001 "going away" (graphql-ws clients reconnect, to another instance behind a balancer), then
@@ -23,8 +24,9 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { createHandler as createSseHandler } from 'graphql-sse/lib/use/fastify';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { authenticate } from '../auth/api-keys.js';
 import type { Principal } from '../auth/principal.js';
+import type { HeaderBag } from '../auth/proxy.js';
+import { authenticatorOf, type Authenticator } from '../server/auth-hook.js';
 import { checkDocumentNesting, checkJsonNesting } from '../nesting.js';
 import type { AppContext } from '../server/context.js';
 import { cachedDocument, parseDocument, validateDocument } from '../graphql/document.js';
@@ -45,7 +47,8 @@ export const GOING_AWAY = 1001;
 /** What `onSubscribe` hands to `execute` / `subscribe`. */
 type LiveContextValue = {
   readonly principal: Principal;
-  readonly authorization: string;
+  /** Re-checks the credentials `principal` came from (the hub calls it while the subscription lives). */
+  readonly reauthenticate: () => Promise<Principal | null>;
   readonly request: GraphQLRequest;
 };
 
@@ -73,7 +76,7 @@ function asGraphQLErrors(ctx: AppContext, err: unknown): GraphQLError[] {
  * Validate and (for subscriptions) plan a request: the execution arguments both transports hand to the library.
  * @returns ExecutionArgs whose `contextValue` is a {@link LiveContextValue}, or GraphQL errors (with codes)
  */
-function prepare(ctx: AppContext, principal: Principal, authorization: string, request: GraphQLRequest): ExecutionArgs | GraphQLError[] {
+function prepare(ctx: AppContext, principal: Principal, reauthenticate: () => Promise<Principal | null>, request: GraphQLRequest): ExecutionArgs | GraphQLError[] {
   try {
     const model = ctx.model();
     const schema = schemaFor(model);
@@ -85,7 +88,7 @@ function prepare(ctx: AppContext, principal: Principal, authorization: string, r
     }
     if (request.variables) checkJsonNesting(request.variables, 'variables');
     const op = selectOperation(document, request.operationName);
-    const contextValue: LiveContextValue & { plan?: ReturnType<typeof planSubscription> } = { principal, authorization, request };
+    const contextValue: LiveContextValue & { plan?: ReturnType<typeof planSubscription> } = { principal, reauthenticate, request };
     if (op.operation === 'subscription') {
       contextValue.plan = planSubscription({ model, schema, principal, limits: ctx.config.limits }, document, op, request.variables);
     }
@@ -100,7 +103,7 @@ async function subscribe(ctx: AppContext, hub: LiveHub, args: ExecutionArgs): Pr
   const c = args.contextValue as LiveContextValue & { plan?: ReturnType<typeof planSubscription> };
   if (!c.plan) return { errors: [new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_USER_INPUT' } })] };
   try {
-    return await hub.subscribe({ principal: c.principal, authorization: c.authorization, plan: c.plan });
+    return await hub.subscribe({ principal: c.principal, reauthenticate: c.reauthenticate, plan: c.plan });
   } catch (err) {
     return { errors: asGraphQLErrors(ctx, err) };
   }
@@ -122,6 +125,11 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** The hub's re-check of credentials given as headers. */
+function recheckOf(auth: Authenticator, headers: HeaderBag): () => Promise<Principal | null> {
+  return () => auth.recheck(headers);
+}
+
 /**
  * Create the live hub and register both transports and the shutdown hook on the root Fastify instance.
  * @returns the hub (also available through {@link liveHubOf})
@@ -129,6 +137,7 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
 export function registerLive(app: FastifyInstance, ctx: AppContext, options: LiveOptions = {}): LiveHub {
   const hub = new LiveHub({ db: ctx.db, model: ctx.model, compile: ctx.compile, log: ctx.log }, options);
   hubs.set(app, hub);
+  const auth = authenticatorOf(app);
 
   // --- WebSocket (graphql-ws) ---
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.config.bodyLimit });
@@ -140,20 +149,21 @@ export function registerLive(app: FastifyInstance, ctx: AppContext, options: Liv
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
-  type Extra = { principal?: Principal; authorization?: string };
+  type Extra = { principal?: Principal; credentials?: HeaderBag };
   useServer<Record<string, unknown>, Extra>(
     {
       onConnect: async (c) => {
-        const authorization = authorizationOf(c.connectionParams);
-        const principal = authorization ? await authenticate(ctx.db, authorization).catch(() => null) : null;
-        if (!principal || !authorization) return false; // graphql-ws closes with 4403 Forbidden
+        // The key or token from the connection parameters; proxy headers from the upgrade request.
+        const credentials: HeaderBag = { ...c.extra.request.headers, authorization: authorizationOf(c.connectionParams) };
+        const principal = await auth.authenticate(credentials).catch(() => null);
+        if (!principal) return false; // graphql-ws closes with 4403 Forbidden
         c.extra.principal = principal;
-        c.extra.authorization = authorization;
+        c.extra.credentials = credentials;
         return true;
       },
       onSubscribe: (c, _id, payload) => {
         const request: GraphQLRequest = { query: payload.query, variables: payload.variables ?? undefined, operationName: payload.operationName ?? undefined };
-        return prepare(ctx, c.extra.principal!, c.extra.authorization!, request);
+        return prepare(ctx, c.extra.principal!, recheckOf(auth, c.extra.credentials!), request);
       },
       subscribe: (args) => subscribe(ctx, hub, args),
       execute: (args) => execute(ctx, args),
@@ -167,13 +177,14 @@ export function registerLive(app: FastifyInstance, ctx: AppContext, options: Liv
     validate: () => [],
     authenticate: (req) => {
       const request = req.raw as FastifyRequest;
-      if (request.principal && request.headers.authorization) return request.headers.authorization;
+      // The stream token (graphql-sse's single-connection mode reserves a stream per token): per credentials.
+      if (request.principal) return request.headers.authorization ?? `user:${request.principal.id}`;
       const body = JSON.stringify({ errors: [{ message: 'Authentication required: send "Authorization: Bearer <secret key>".', extensions: { code: 'UNAUTHENTICATED' } }] });
       return [body, { status: 401, statusText: 'Unauthorized', headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer realm="lattice"' } }];
     },
     onSubscribe: (req, params) => {
       const request = req.raw as FastifyRequest;
-      const prepared = prepare(ctx, request.principal!, request.headers.authorization!, {
+      const prepared = prepare(ctx, request.principal!, recheckOf(auth, request.headers), {
         query: params.query as string,
         variables: params.variables ?? undefined,
         operationName: params.operationName ?? undefined,

@@ -16,7 +16,7 @@
  *    UNAUTHENTICATED error. DELETEs are delivered as `{ op: DELETE,
  *    id, row: null }` without a read: the row is gone, so the subscription's `filter` cannot apply to them.
  *    INSERTs and UPDATEs are re-read in ONE statement per chunk of `maxIdsPerRead` ids (default 1000) under
- *    the subscriber's own principal (`db.withPrincipal`: row-level security decides) — a list of the entity
+ *    the subscriber's own principal (`db.queryAs`: row-level security decides) — a list of the entity
  *    with `id IN (ids) AND <filter>`, its selection planned by the read planner — and one event is delivered
  *    per row returned, in notification order. A row that no longer matches the filter (or is no longer
  *    visible) yields no event.
@@ -64,6 +64,8 @@ export interface LiveStats {
 export interface LiveHubContext {
   readonly db: Db;
   readonly model: () => Model;
+  /** Swaps of the served model (run-time model changes); subscriptions are re-planned on each. */
+  readonly models?: { onSwap(listener: () => void): () => void };
   readonly compile?: CompileOptions;
   readonly log?: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
 }
@@ -74,6 +76,12 @@ export interface LiveSubscribeArgs {
   /** Re-checks the credentials the principal came from while the subscription lives: null when no longer valid. */
   readonly reauthenticate: () => Promise<Principal | null>;
   readonly plan: SubscriptionPlan;
+  /**
+   * Plan the same subscription document again for another model (SPEC M-7: a run-time model change); throws
+   * when the document no longer fits it (an entity or field removed). Without it, a model change ends the
+   * subscription.
+   */
+  readonly replan?: (model: Model) => SubscriptionPlan;
 }
 
 /** Hidden response key under which a re-read returns each row's id (GraphQL reserves names starting with `__`, so no field collides). */
@@ -110,17 +118,47 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   private waiter: ((r: IteratorResult<ExecutionResult>) => void) | null = null;
   done = false;
 
+  /** The plan re-reads use, and the model it was made for (re-planned when another model is served). */
+  private plan: SubscriptionPlan;
+  private planModel: Model;
+
   constructor(
     private readonly hub: LiveHub,
     private readonly args: LiveSubscribeArgs,
   ) {
     this.principal = args.principal;
+    this.plan = args.plan;
+    this.planModel = hub.ctx.model();
     this.recheckTimer = setInterval(() => void this.recheck().catch(() => undefined), hub.options.recheckMs);
     this.recheckTimer.unref();
   }
 
   get entity(): string {
-    return this.args.plan.entity;
+    return this.plan.entity;
+  }
+
+  /**
+   * The plan for the model served now: the subscription's own while the model is unchanged, else the
+   * document planned again for the new model.
+   * @returns null (after ending the subscription with MODEL_CHANGED) when the document no longer fits it
+   */
+  currentPlan(): { plan: SubscriptionPlan; model: Model } | null {
+    const model = this.hub.ctx.model();
+    if (model !== this.planModel) {
+      try {
+        if (!this.args.replan) throw new Error('This subscription cannot be planned again.');
+        this.plan = this.args.replan(model);
+        this.planModel = model;
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        this.push({
+          errors: [new GraphQLError(`The model changed and this subscription no longer fits it (${why}); subscribe again with a document of the new model.`, { extensions: { code: 'MODEL_CHANGED' } })],
+        });
+        this.end();
+        return null;
+      }
+    }
+    return { plan: this.plan, model };
   }
 
   /** Take a notification (already known to be of this entity). */
@@ -167,10 +205,12 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
     this.pending = new Map();
     try {
       if (!(await this.recheck())) return;
+      const current = this.currentPlan();
+      if (!current) return;
       const reread = [...batch].filter(([, op]) => op !== 'DELETE').map(([id]) => id);
       const rows = new Map<string, Record<string, unknown>>();
       for (let i = 0; i < reread.length; i += this.hub.options.maxIdsPerRead) {
-        for (const row of await this.read(reread.slice(i, i + this.hub.options.maxIdsPerRead))) {
+        for (const row of await this.read(current, reread.slice(i, i + this.hub.options.maxIdsPerRead))) {
           const id = row[ID_KEY] as string;
           delete row[ID_KEY];
           rows.set(id, row);
@@ -195,8 +235,7 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   }
 
   /** Re-read `ids` (INSERT/UPDATE) with the subscription's filter and selection under its principal: ONE statement. */
-  private async read(ids: readonly string[]): Promise<Record<string, unknown>[]> {
-    const { plan } = this.args;
+  private async read({ plan, model }: { plan: SubscriptionPlan; model: Model }, ids: readonly string[]): Promise<Record<string, unknown>[]> {
     const rowField = plan.fields.find((f) => f.kind === 'row');
     const idFilter: Filter = { kind: 'compare', column: 'id', type: 'uuid', op: 'in', value: ids };
     const node: RootNode = {
@@ -206,9 +245,9 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
       selection: [...(rowField && rowField.kind === 'row' ? rowField.selection : []), { responseKey: ID_KEY, kind: 'column', column: 'id' }],
     };
     const scope = isAdmin(this.principal) ? ({ kind: 'all' } as const) : ({ kind: 'projects', projectIds: [...this.principal.projectIds] } as const);
-    const { text, params } = compileRead(this.hub.ctx.model(), { roots: [{ responseKey: 'rows', node }], scope }, this.hub.ctx.compile);
+    const { text, params } = compileRead(model, { roots: [{ responseKey: 'rows', node }], scope }, this.hub.ctx.compile);
     this.hub.stats.reads++;
-    const res = await this.hub.ctx.db.withPrincipal(this.principal, (tx) => tx.query<{ data: unknown }>(text, params));
+    const res = await this.hub.ctx.db.queryAs<{ data: unknown }>(this.principal, text, params);
     const data = res.rows[0]?.data;
     const parsed = (typeof data === 'string' ? JSON.parse(data) : data) as { rows: Record<string, unknown>[] };
     return parsed.rows;
@@ -216,14 +255,14 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
 
   private deliver(op: Op, id: string, row: Record<string, unknown> | null): void {
     const event: Record<string, unknown> = {};
-    for (const f of this.args.plan.fields) {
+    for (const f of this.plan.fields) {
       if (f.kind === 'op') event[f.responseKey] = op;
       else if (f.kind === 'id') event[f.responseKey] = id;
       else if (f.kind === 'typename') event[f.responseKey] = f.value;
       else event[f.responseKey] = row;
     }
     this.hub.stats.deliveries++;
-    this.push({ data: { [this.args.plan.responseKey]: event } });
+    this.push({ data: { [this.plan.responseKey]: event } });
   }
 
   private push(result: ExecutionResult): void {
@@ -293,6 +332,7 @@ export class LiveHub {
   private readonly subscribers = new Set<Subscriber>();
   private listening: Promise<() => Promise<void>> | null = null;
   private closed = false;
+  private stopFollowingModel: (() => void) | undefined;
 
   constructor(
     readonly ctx: LiveHubContext,
@@ -304,6 +344,11 @@ export class LiveHub {
       maxIdsPerRead: options.maxIdsPerRead ?? 1_000,
       maxQueue: options.maxQueue ?? 10_000,
     };
+    // A run-time model change (SPEC M-7) re-plans every subscription at once: one whose entity or fields are
+    // gone ends with MODEL_CHANGED now, rather than waiting silently for events that can no longer come.
+    this.stopFollowingModel = ctx.models?.onSwap(() => {
+      for (const sub of [...this.subscribers]) sub.currentPlan();
+    });
   }
 
   /** Open subscriptions on this instance. */
@@ -346,6 +391,7 @@ export class LiveHub {
   /** End every subscription (each iterator completes) and stop listening. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopFollowingModel?.();
     for (const sub of [...this.subscribers]) sub.end();
     const listening = this.listening;
     this.listening = null;

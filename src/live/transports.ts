@@ -24,6 +24,7 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { createHandler as createSseHandler } from 'graphql-sse/lib/use/fastify';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { Model } from '../model/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { HeaderBag } from '../auth/proxy.js';
 import { authenticatorOf, type Authenticator } from '../server/auth-hook.js';
@@ -103,7 +104,15 @@ async function subscribe(ctx: AppContext, hub: LiveHub, args: ExecutionArgs): Pr
   const c = args.contextValue as LiveContextValue & { plan?: ReturnType<typeof planSubscription> };
   if (!c.plan) return { errors: [new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_USER_INPUT' } })] };
   try {
-    return await hub.subscribe({ principal: c.principal, reauthenticate: c.reauthenticate, plan: c.plan });
+    const replan = (model: Model) => {
+      // The same document, validated and planned against the new model's schema (SPEC M-7).
+      const schema = schemaFor(model);
+      const validation = { introspection: ctx.config.introspection };
+      const document = cachedDocument(schema, c.request.query, validation) ?? validateDocument(schema, c.request.query, parseDocument(c.request.query), validation);
+      const op = selectOperation(document, c.request.operationName);
+      return planSubscription({ model, schema, principal: c.principal, limits: ctx.config.limits }, document, op, c.request.variables);
+    };
+    return await hub.subscribe({ principal: c.principal, reauthenticate: c.reauthenticate, plan: c.plan, replan });
   } catch (err) {
     return { errors: asGraphQLErrors(ctx, err) };
   }
@@ -135,7 +144,7 @@ function recheckOf(auth: Authenticator, headers: HeaderBag): () => Promise<Princ
  * @returns the hub (also available through {@link liveHubOf})
  */
 export function registerLive(app: FastifyInstance, ctx: AppContext, options: LiveOptions = {}): LiveHub {
-  const hub = new LiveHub({ db: ctx.db, model: ctx.model, compile: ctx.compile, log: ctx.log }, options);
+  const hub = new LiveHub({ db: ctx.db, model: ctx.model, models: ctx.models, compile: ctx.compile, log: ctx.log }, options);
   hubs.set(app, hub);
   const auth = authenticatorOf(app);
 

@@ -90,8 +90,19 @@ function defaultMatchesType(f: FieldDocument, value: JsonValue): string | null {
 }
 
 /** Check one declared field; push errors with their document path. */
-function checkField(path: string, entities: Record<string, EntityDocument>, name: string, f: FieldDocument, errors: ErrorDetail[]) {
+function checkField(path: string, entities: Record<string, EntityDocument>, name: string, f: FieldDocument, errors: ErrorDetail[], siblings: Record<string, FieldDocument> = {}) {
   const err = (sub: string, message: string) => errors.push({ path: sub ? `${path}.${sub}` : path, message });
+  if (f.computed) {
+    if (f.type !== 'float') err('type', 'a computed milliseconds_between field must have type float');
+    for (const key of ['required', 'default', 'unique', 'searchable'] as const) {
+      if (f[key] !== undefined) err(key, `a computed field cannot be ${key === 'default' ? 'given a default' : key}: the database computes it`);
+    }
+    f.computed.milliseconds_between.forEach((other, i) => {
+      const o = siblings[other];
+      if (!o) err(`computed.milliseconds_between.${i}`, `unknown field "${other}" of this entity`);
+      else if (o.type !== 'datetime' || o.computed) err(`computed.milliseconds_between.${i}`, `"${other}" must be a (not computed) datetime field`);
+    });
+  }
   if (RESERVED_FIELDS.has(name)) err('', `"${name}" is built in or reserved; choose another field name`);
   if (f.type === 'enum' && !f.values) err('values', 'an enum field needs "values", e.g. [pending, running]');
   if (f.type !== 'enum' && f.values) err('values', `"values" applies only to enum fields (this field is ${f.type})`);
@@ -138,6 +149,7 @@ function buildDataFields(entity: string, doc: EntityDocument): Field[] {
       ...(f.deprecated !== undefined ? { deprecated: f.deprecated } : {}),
       ...(f.values ? { values: f.values, enumName: enumName(entity, name) } : {}),
       ...(f.dimensions !== undefined ? { dimensions: f.dimensions } : {}),
+      ...(f.computed ? { computed: { kind: 'milliseconds_between' as const, from: f.computed.milliseconds_between[0], to: f.computed.milliseconds_between[1] } } : {}),
       ...(f.type === 'vector' ? { metrics: f.metrics ?? ['cosine'] } : {}),
       ...(isRef && f.to
         ? { ref: { to: f.to, onDelete: f.on_delete ?? 'restrict', inverse: f.inverse ?? '' } }
@@ -172,7 +184,7 @@ export function buildModel(doc: ParsedDocument): Model {
   }
   for (const [name, e] of Object.entries(doc.entities)) {
     if (RESERVED_ENTITIES.has(name)) errors.push({ path: `entities.${name}`, message: `"${name}" is built in or reserved; choose another entity name` });
-    for (const [fname, f] of Object.entries(e.fields)) checkField(`entities.${name}.fields.${fname}`, doc.entities, fname, f, errors);
+    for (const [fname, f] of Object.entries(e.fields)) checkField(`entities.${name}.fields.${fname}`, doc.entities, fname, f, errors, e.fields);
   }
   if (Object.keys(doc.entities).length === 0) errors.push({ path: 'entities', message: 'declare at least one entity' });
   if (errors.length) throw modelError(errors);

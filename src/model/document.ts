@@ -58,6 +58,12 @@ export const fieldDocument = z.strictObject({
     .array(z.enum(VECTOR_METRICS, { error: `expected one of: ${VECTOR_METRICS.join(', ')}` }))
     .min(1, 'list at least one metric, e.g. [cosine]')
     .optional(),
+  /**
+   * A value the database computes from other fields of the row (a generated column, read-only in every API):
+   * `{ milliseconds_between: [start_field, end_field] }` — `end − start` of two datetime fields in
+   * milliseconds (null while either is null); the field's type must be `float`.
+   */
+  computed: z.strictObject({ milliseconds_between: z.tuple([snake, snake]) }).optional(),
   /** ref only */
   to: snake.optional(),
   on_delete: z.enum(['cascade', 'restrict', 'set null']).optional(),

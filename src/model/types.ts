@@ -67,6 +67,11 @@ export interface Field {
   readonly dimensions?: number;
   /** Distance metrics indexed for a `vector` field (default `['cosine']`); any metric can be queried. */
   readonly metrics?: readonly VectorMetric[];
+  /**
+   * A database-computed value (generated column; never written by clients): `end − start` in milliseconds of
+   * the two datetime columns.
+   */
+  readonly computed?: { readonly kind: 'milliseconds_between'; readonly from: string; readonly to: string };
   /** Present for `ref` fields (including the built-in `project` ref). */
   readonly ref?: RefSpec;
   /** True for `id`, `project_id`, `created_at`, `updated_at` (not writable except `id` and `project_id` on create). */

@@ -70,7 +70,7 @@ export function rowBodySchema(entity: Entity, mode: WriteMode): JsonSchema {
   const required: string[] = mode === 'create' ? [] : ['id'];
   if (mode !== 'delete') {
     for (const f of entity.fields) {
-      if (f.builtin || READONLY.has(f.column)) continue;
+      if (f.builtin || f.computed || READONLY.has(f.column)) continue;
       properties[f.column] = fieldSchema(f, !f.required);
       if (mode === 'create' && f.required && f.default === undefined) required.push(f.column);
     }

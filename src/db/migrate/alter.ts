@@ -40,6 +40,7 @@ import {
   SEARCH_COLUMN,
   columnDefinition,
   columnType,
+  computedSignature,
   dataEntities,
   declaredIndexSignature,
   defaultExpression,
@@ -118,6 +119,10 @@ export function destructiveChanges(model: Model, catalog: CatalogSnapshot, optio
     for (const f of entity.fields) {
       columns.add(storedIdentifier(f.column));
       const column = existingColumn(table, f);
+      if (column && f.computed && !column.generated) {
+        out.push({ path: `entities.${entity.name}.fields.${f.name}`, message: `column "${f.column}" holds stored values; the model now computes it (they would be replaced)` });
+        continue;
+      }
       if (column && typeMatch(model, entity, f, column, options) === 'different') {
         const type = columnType(model, entity, f, options);
         out.push({ path: `entities.${entity.name}.fields.${f.name}`, message: `column "${f.column}" is ${column.type}, the model says ${type}` });
@@ -169,6 +174,16 @@ export function alterTableDdl(model: Model, entity: Entity, catalog: CatalogSnap
       columns.push(`ALTER TABLE ${name} ADD COLUMN ${columnDefinition(model, entity, f, options)}`);
       continue;
     }
+    if (f.computed && column.generated && column.comment !== computedSignature(f)) {
+      // Another definition: regenerate (derived data; PostgreSQL recomputes every row).
+      columns.push(`ALTER TABLE ${name} DROP COLUMN ${quoteIdent(f.column)}`, `ALTER TABLE ${name} ADD COLUMN ${columnDefinition(model, entity, f, options)}`);
+      continue;
+    }
+    if (!f.computed && column.generated && f.column !== SEARCH_COLUMN) {
+      // No longer computed: keep the values as ordinary data.
+      columns.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} DROP EXPRESSION`);
+    }
+    if (f.computed) continue;
     if (typeMatch(model, entity, f, column, options) === 'convert') {
       const type = columnType(model, entity, f, options);
       columns.push(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(f.column)} TYPE ${type} USING ${quoteIdent(f.column)}::${type}`);

@@ -22,7 +22,7 @@ import type { Entity, Model } from '../../model/types.js';
 import { qualified, quoteIdent } from '../../query/sql/ident.js';
 import { catalogKey, storedIdentifier, type CatalogSnapshot } from './catalog.js';
 import type { DdlOptions } from './ddl.js';
-import { SEARCH_COLUMN, columnType, dataEntities, defaultExpression, enumType, enumTypeName, sqlLiteral } from './tables.js';
+import { SEARCH_COLUMN, columnDefinition, columnType, dataEntities, defaultExpression, enumType, enumTypeName, sqlLiteral } from './tables.js';
 
 /**
  * Entities of `running` whose tables `next` no longer uses (removed entities; an entity whose `schema` or
@@ -91,6 +91,12 @@ export function destructiveDdl(model: Model, catalog: CatalogSnapshot, options: 
     for (const f of entity.fields) {
       const existing = table.columns.get(storedIdentifier(f.column));
       if (!existing) continue;
+      if (f.computed) {
+        if (!existing.generated) {
+          out.push(`ALTER TABLE ${name} DROP COLUMN ${quoteIdent(f.column)}`, `ALTER TABLE ${name} ADD COLUMN ${columnDefinition(model, entity, f, options)}`);
+        }
+        continue;
+      }
       if (f.type === 'enum') {
         const same = existing.isEnum && existing.typeSchema === storedIdentifier(model.dataSchema) && existing.typeName === storedIdentifier(enumTypeName(entity, f));
         const type = enumType(model, entity, f);

@@ -235,6 +235,7 @@ export function declaredIndexSignature(model: Model, entity: Entity, index: Enti
 export function columnDefinition(model: Model, entity: Entity, f: Field, options: DdlOptions): string {
   const type = columnType(model, entity, f, options);
   let line = `${quoteIdent(f.column)} ${type}`;
+  if (f.computed) return `${line} GENERATED ALWAYS AS (${computedExpression(f)}) STORED`;
   if (f.column === 'id') line += ` NOT NULL DEFAULT ${uuidV7Default(model.systemSchema)}`;
   else if (f.column === 'created_at' || f.column === 'updated_at') line += ' NOT NULL DEFAULT now()';
   else {
@@ -243,6 +244,20 @@ export function columnDefinition(model: Model, entity: Entity, f: Field, options
     if (def) line += ` DEFAULT ${def}`;
   }
   return line;
+}
+
+/**
+ * The SQL expression of a computed field (M-2 `computed`): `end − start` in milliseconds as double precision,
+ * null while either is null. `EXTRACT(EPOCH FROM interval)` is immutable, as a generated column requires.
+ */
+export function computedExpression(f: Field): string {
+  const c = f.computed!;
+  return `EXTRACT(EPOCH FROM (${quoteIdent(c.to)} - ${quoteIdent(c.from)}))::double precision * 1000`;
+}
+
+/** What a computed column is generated from, recorded in its comment so `migrate` sees a changed definition. */
+export function computedSignature(f: Field): string {
+  return `lattice computed: milliseconds_between(${f.computed!.from},${f.computed!.to})`;
 }
 
 /** Definition of the generated full-text column, or null when the entity has no searchable field (S-4). */
@@ -320,6 +335,9 @@ export function tableDdl(model: Model, entity: Entity, options: DdlOptions, alte
   if (search) index(`${SEARCH_COLUMN}_idx`, `USING gin (${quoteIdent(SEARCH_COLUMN)})`);
   const comment = searchCommentDdl(model, entity);
   if (comment) out.push(comment);
+  for (const f of entity.fields) {
+    if (f.computed) out.push(`COMMENT ON COLUMN ${table}.${quoteIdent(f.column)} IS ${sqlLiteral(computedSignature(f))}`);
+  }
   index('created_at_idx', '(project_id, created_at)');
   for (const ix of entity.indexes) {
     out.push(`CREATE INDEX IF NOT EXISTS ${quoteIdent(ix.name)} ON ${table} ${declaredIndexBody(model, entity, ix)}`);

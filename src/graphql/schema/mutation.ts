@@ -48,7 +48,7 @@ type Fields = GraphQLFieldConfigMap<unknown, unknown>;
 
 /** Declared fields a client writes (not `id`, `project_id`, `created_at`, `updated_at`). */
 export function writableFields(entity: Entity): Field[] {
-  return entity.fields.filter((f) => !f.builtin && !READONLY.has(f.column));
+  return entity.fields.filter((f) => !f.builtin && !f.computed && !READONLY.has(f.column));
 }
 
 /** Data entities (everything but system entities such as `project`): the ones with mutations. */

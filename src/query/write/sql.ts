@@ -55,7 +55,7 @@ export function writableEntity(model: Model, name: string): Entity {
 
 /** Columns a client may provide on create (`id`, `project_id` and the declared fields). */
 export function insertableFields(entity: Entity): Field[] {
-  return entity.fields.filter((f) => !READONLY_COLUMNS.has(f.column));
+  return entity.fields.filter((f) => !f.computed && !READONLY_COLUMNS.has(f.column));
 }
 
 /** Declared reference fields (not the built-in project ref). */
@@ -74,7 +74,7 @@ const SAME = quoteIdent('$same');
 /**
  * Compile a write plan into one statement whose result rows are `{ ord, outcome, col }`, one per input row in
  * input order: `outcome` is one of `inserted | exists | differs | updated | deleted | conflict | bad_ref |
- * missing_required | not_found`, `col` the column a `bad_ref` / `missing_required` outcome is about.
+ * missing_required | not_found | forbidden`, `col` the column a `bad_ref` / `missing_required` outcome is about.
  * Rows must have distinct ids (the executor splits repeats into rounds).
  * @throws Error for a system or unknown entity.
  */
@@ -180,14 +180,16 @@ function outcomeCase(mode: WriteMode): string {
       return `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN k.${FOUND} AND k.${SAME} THEN 'exists' WHEN k.${FOUND} THEN 'differs' ` +
         `WHEN k.${OLD_PID} IS NOT NULL THEN 'conflict' ` +
         `WHEN k.${MISSING} IS NOT NULL THEN 'missing_required' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ELSE 'conflict' END`;
+    // A visible row that passed every check and still was not updated or deleted was skipped by the write
+    // policy's USING clause: the principal reads that project but may not write it (a viewer membership).
     case 'upsert':
       return `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN u."id" IS NOT NULL THEN 'updated' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ` +
-        `WHEN k.${OLD_PID} IS NULL AND k.${MISSING} IS NOT NULL THEN 'missing_required' ELSE 'conflict' END`;
+        `WHEN k.${OLD_PID} IS NULL AND k.${MISSING} IS NOT NULL THEN 'missing_required' WHEN k.${FOUND} THEN 'forbidden' ELSE 'conflict' END`;
     case 'update':
       return `CASE WHEN u."id" IS NOT NULL THEN 'updated' WHEN NOT k.${FOUND} THEN 'not_found' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ` +
-        `ELSE 'missing_required' END`;
+        `WHEN k.${MISSING} IS NOT NULL THEN 'missing_required' ELSE 'forbidden' END`;
     case 'delete':
-      return `CASE WHEN u."id" IS NOT NULL THEN 'deleted' ELSE 'not_found' END`;
+      return `CASE WHEN u."id" IS NOT NULL THEN 'deleted' WHEN k.${FOUND} THEN 'forbidden' ELSE 'not_found' END`;
   }
 }
 

@@ -256,7 +256,11 @@ export interface GroupKey {
 }
 
 /** Aggregate functions over a column besides `count`. */
-export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct';
+/**
+ * Aggregate functions over a column. `p50` … `p99` are continuous percentiles (PostgreSQL `percentile_cont`,
+ * linear interpolation between the two nearest values), e.g. latency percentiles of the traces preset.
+ */
+export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct' | 'p50' | 'p90' | 'p95' | 'p99';
 
 /** What groups are ordered by. */
 export type AggregateOrderTarget =

@@ -1,7 +1,7 @@
 /**
  * The traces preset (SPEC M-6, issue 7 item 1): a trace read with its observation tree (through `parent` /
  * `children`) and scores in ONE statement, latency computed by the database, and the dashboard aggregates
- * (cost per model per day, trace totals) — checked against values computed here. PGlite and PostgreSQL.
+ * (cost per model per day, trace totals, latency percentiles) — checked against values computed here. PGlite and PostgreSQL.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,18 @@ describe.each(TEST_KINDS)('traces preset on %s', (kind) => {
     expect(agg.sum.total_tokens).toBe(630);
     expect(agg.sum.total_cost).toBeCloseTo(0.0051, 10);
     expect(new Date(agg.max.end_time).getTime() - new Date(agg.min.start_time).getTime()).toBe(3000);
+  });
+
+  it('answers latency percentiles (interpolated, computed by the database), also as an ordering', async () => {
+    const data = await gql(`{
+      observation_aggregate(group_by: [type], order_by: [{ p95: { latency_ms: DESC } }]) { key { type } count p50 { latency_ms } p95 { latency_ms } p99 { total_tokens } }
+    }`);
+    expect(data.errors).toBeUndefined();
+    expect(data.data.observation_aggregate).toEqual([
+      { key: { type: 'SPAN' }, count: 1, p50: { latency_ms: 3000 }, p95: { latency_ms: 3000 }, p99: { total_tokens: null } },
+      { key: { type: 'GENERATION' }, count: 2, p50: { latency_ms: 1375 }, p95: { latency_ms: 1712.5 }, p99: { total_tokens: 476.7 } },
+      { key: { type: 'TOOL' }, count: 1, p50: { latency_ms: 100 }, p95: { latency_ms: 100 }, p99: { total_tokens: null } },
+    ]);
   });
 
   it('answers cost and tokens per model per day, with latency averages and maxima', async () => {

@@ -61,10 +61,10 @@ export interface GroupKeyDef extends GroupKey {
 }
 
 /** Aggregate functions over columns, in the order their fields appear on `<Type>Aggregate`. */
-export const AGGREGATE_FNS: readonly AggregateFn[] = ['count_distinct', 'sum', 'avg', 'min', 'max'];
+export const AGGREGATE_FNS: readonly AggregateFn[] = ['count_distinct', 'sum', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99'];
 
 /** `count_distinct` → `CountDistinct`, for type names. */
-const FN_TYPE: Record<AggregateFn, string> = { count_distinct: 'CountDistinct', sum: 'Sum', avg: 'Avg', min: 'Min', max: 'Max' };
+const FN_TYPE: Record<AggregateFn, string> = { count_distinct: 'CountDistinct', sum: 'Sum', avg: 'Avg', min: 'Min', max: 'Max', p50: 'P50', p90: 'P90', p95: 'P95', p99: 'P99' };
 
 const FN_DESCRIPTION: Record<AggregateFn, string> = {
   count_distinct: 'Number of distinct non-null values of each field in the group.',
@@ -72,6 +72,10 @@ const FN_DESCRIPTION: Record<AggregateFn, string> = {
   avg: 'Mean of each numeric or datetime field over the group (null when every value is null).',
   min: 'Smallest value of each field in the group (enums in declared order).',
   max: 'Largest value of each field in the group (enums in declared order).',
+  p50: 'Median (50th percentile, interpolated) of each numeric field over the group (null when every value is null).',
+  p90: '90th percentile (interpolated) of each numeric field over the group.',
+  p95: '95th percentile (interpolated) of each numeric field over the group, e.g. latency.',
+  p99: '99th percentile (interpolated) of each numeric field over the group.',
 };
 
 /** Names GraphQL cannot use as enum values. */
@@ -135,6 +139,11 @@ function fnOutputType(reg: TypeRegistry, fn: AggregateFn, f: Field): GraphQLOutp
     case 'min':
     case 'max':
       return baseType(reg, f);
+    case 'p50':
+    case 'p90':
+    case 'p95':
+    case 'p99':
+      return GraphQLFloat;
   }
 }
 

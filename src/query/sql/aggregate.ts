@@ -55,7 +55,8 @@ export const TIME_BUCKETS: readonly TimeBucket[] = ['minute', 'hour', 'day', 'we
  * Whether `fn` applies to a column of `type`:
  * - `sum`: int, bigint, float, decimal; `avg`: those and datetime (the mean instant);
  * - `min` / `max`: numbers, datetime, date, string and enum (enums in declared order);
- * - `count_distinct`: every groupable type (`GROUPABLE_TYPES`).
+ * - `count_distinct`: every groupable type (`GROUPABLE_TYPES`);
+ * - `p50`, `p90`, `p95`, `p99`: numbers (as float8).
  */
 export function aggregateAccepts(fn: AggregateFn, type: FieldType): boolean {
   switch (fn) {
@@ -68,8 +69,16 @@ export function aggregateAccepts(fn: AggregateFn, type: FieldType): boolean {
       return NUMERIC.has(type) || type === 'datetime' || type === 'date' || type === 'string' || type === 'enum';
     case 'count_distinct':
       return GROUPABLE_TYPES.has(type);
+    case 'p50':
+    case 'p90':
+    case 'p95':
+    case 'p99':
+      return NUMERIC.has(type);
   }
 }
+
+/** The fraction of a percentile function: `p95` → 0.95. */
+export const PERCENTILE: Readonly<Record<'p50' | 'p90' | 'p95' | 'p99', number>> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
 /** Buckets a group key of this type may use: all for datetime, `week` and `month` for date, none otherwise. */
 export function bucketsOf(type: FieldType): readonly TimeBucket[] {
@@ -224,6 +233,12 @@ function fnSql(fn: AggregateFn, field: Field, alias: string): { expr: string; ki
     case 'min':
     case 'max':
       return { expr: `${fn}(${c})`, kind: columnKind(field.type) };
+    case 'p50':
+    case 'p90':
+    case 'p95':
+    case 'p99':
+      // Continuous percentile, interpolated (percentile_cont over float8; nulls are ignored).
+      return { expr: `percentile_cont(${PERCENTILE[fn]}) WITHIN GROUP (ORDER BY ${c}::float8)`, kind: 'plain' };
   }
 }
 

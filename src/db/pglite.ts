@@ -56,6 +56,10 @@ class PgliteDb implements Db {
     return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal), fn);
   }
 
+  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.withPrincipal(principal, (tx) => tx.query<R>(text, params));
+  }
+
   async listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
     // PGlite interpolates the channel into `LISTEN <channel>`: pass it quoted (it strips the quotes for
     // matching). Its returned unsubscribe function re-normalises the already-unquoted name (lower-casing it),

@@ -4,17 +4,45 @@
  * - Result types are normalised per pool (`types` option, see `parsers.ts`); the global `pg.types` registry is
  *   not touched, so other pg users in the process keep their own parsing.
  * - Every session runs with `TimeZone=UTC` (connection option) and every transaction pins it again locally.
- * - `withPrincipal` = BEGIN; one `set_config` statement (request role + principal settings, see `session.ts`);
- *   the caller's statements; COMMIT (ROLLBACK when `fn` throws).
- * - Statements inside `withPrincipal` run as named prepared statements, a bounded set per connection
- *   (`prepared.ts`).
- * - `stats.statements` counts only statements callers send through `query()`.
+ * - `queryAs` (a request's one read) = ONE round trip: the `set_config` statement (request role + principal
+ *   settings, see `session.ts`) and the statement, pipelined before a single Sync (`pipeline.ts`). Without
+ *   BEGIN, everything up to the Sync is one implicit transaction, so the transaction-local settings and the role
+ *   hold for the statement and vanish at the Sync; an error aborts it there, leaving the connection idle and
+ *   clean; `statement_timeout`, armed per protocol message, applies to the statement.
+ * - `withPrincipal` / `transaction` = one explicit transaction started lazily: BEGIN, the settings and the first
+ *   statement in one pipeline; later statements one round trip each; COMMIT (ROLLBACK when `fn` throws). A
+ *   callback that sends nothing costs nothing. Writes keep this (savepoints need an explicit transaction block).
+ * - Statements with bind parameters inside `withPrincipal` and `queryAs` run as named prepared statements, a
+ *   bounded set per connection (`prepared.ts`).
+ * - `stats.statements` counts only statements callers send through `query()` / `queryAs()`.
+ *
+ * Decision (issue 9 item 1), measured with `bench/round-trips.ts`: a point lookup by id through RLS, PostgreSQL
+ * 15 on the same 2-core machine (shared, so three runs; ranges), 5,000 sequential requests and 5,000 with 10
+ * concurrent callers over 10 connections:
+ *
+ * | how | sequential µs/req | req/s, 10 concurrent | Node CPU µs/req | PostgreSQL CPU µs/req |
+ * |---|---|---|---|---|
+ * | BEGIN; settings; statement; COMMIT, each awaited (before) | 287–374 | 3,477–4,764 | 121–133 | 148–152 |
+ * | lazy BEGIN: [BEGIN, settings, statement] then COMMIT | 194–290 | 4,951–7,474 | 77–89 | 90–108 |
+ * | [BEGIN, settings, statement, COMMIT], one Sync | 146–177 | 9,021–11,138 | 51–57 | 64–82 |
+ * | `queryAs`: [settings, statement], one Sync | 135–169 | 9,495–17,717 | 42–52 | 62–72 |
+ * | the statement alone as the owner, no RLS (floor) | 84–119 | 12,943–17,813 | 34–36 | 36 |
+ *
+ * Rejected: a multi-statement simple query (`BEGIN; SELECT set_config(...); <stmt>; COMMIT`) has no bind
+ * parameters, so every value would be inlined as a literal; a single combined statement (`WITH s AS (SELECT
+ * set_config('role', ...)) SELECT ...`) switches `current_user` too late — the table access was planned as the
+ * owner and RLS did not apply (verified on PostgreSQL 15: the CTE form returned another project's rows); the
+ * `postgres` driver pipelines, but sends a Sync per statement (so BEGIN/COMMIT would stay) and would mean a
+ * second driver next to pg for LISTEN and the owner paths. node-postgres' own `pipeline: true` mode also
+ * ends every query with a Sync. A Submittable on node-postgres (the extension point pg-cursor uses) gives the
+ * single Sync with no new dependency.
  */
 import pg from 'pg';
 import type { Principal } from '../auth/principal.js';
 import { PG_TYPES } from './parsers.js';
 import { PgListener } from './pg-listener.js';
-import { queryPrepared } from './prepared.js';
+import type { PipelineStep, StepResult } from './pipeline.js';
+import { preparedStep, queryPrepared, resultsOf, runSteps } from './prepared.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams, statementTimeoutMs } from './session.js';
 import type { Db, DbStats, Queryable, QueryResult } from './types.js';
 
@@ -41,6 +69,9 @@ function toResult<R>(res: PgResultLike | PgResultLike[]): QueryResult<R> {
   return { rows, rowCount: last?.rowCount ?? rows.length };
 }
 
+/** Transaction start, sent in the same pipeline as the settings and the first statement. */
+const BEGIN_STEP: PipelineStep = { text: 'BEGIN' };
+
 class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
   readonly stats: DbStats = { statements: 0 };
@@ -58,12 +89,23 @@ class PostgresDb implements Db {
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.run(OWNER_SETTINGS_SQL, [], fn);
+    return this.run({ name: 'lattice_owner_settings', text: OWNER_SETTINGS_SQL }, fn);
   }
 
   async withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // Request statements recur (compiled from documents of the same shape): run them as prepared statements.
-    return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal, this.statementTimeoutMs), fn, true);
+    return this.run(this.principalStep(principal), fn, true);
+  }
+
+  async queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const settings = this.principalStep(principal);
+    this.stats.statements++;
+    return this.withClient(async (client) => {
+      // No BEGIN: the settings and the statement are one implicit transaction, ended (committed, or aborted on
+      // error) by the pipeline's single Sync, which also undoes every transaction-local setting and the role.
+      const step = params && params.length > 0 ? preparedStep(client, text, params) : { text };
+      return toResult<R>(resultsOf(await runSteps(client, [settings, step], PG_TYPES))[1]);
+    });
   }
 
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
@@ -77,8 +119,16 @@ class PostgresDb implements Db {
     await this.pool.end();
   }
 
-  /** BEGIN; settings; fn(handle); COMMIT — or ROLLBACK and rethrow. A connection that fails ROLLBACK is discarded. */
-  private async run<T>(settingsSql: string, params: unknown[], fn: (tx: Queryable) => Promise<T>, prepare = false): Promise<T> {
+  /** The named settings statement for a principal (validated eagerly: a bad principal never reaches SQL). */
+  private principalStep(principal: Principal): PipelineStep {
+    return { name: 'lattice_principal_settings', text: PRINCIPAL_SETTINGS_SQL, values: principalParams(principal, this.statementTimeoutMs) };
+  }
+
+  /**
+   * Check out a connection for `fn` and release it afterwards; a connection that failed (socket error, failed
+   * ROLLBACK) is discarded instead of going back to the pool.
+   */
+  private async withClient<T>(fn: (client: pg.PoolClient, fail: (err: Error) => void) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     // A checked-out client is the caller's to watch: the pool's idle listener is off. Without this, a
@@ -88,37 +138,66 @@ class PostgresDb implements Db {
       broken = err;
     };
     client.on('error', onError);
-    let done = false;
-    const handle: Queryable = {
-      query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
-        if (done) throw new Error('This transaction has already finished; run statements inside its callback.');
-        this.stats.statements++;
-        const values = p as unknown[] | undefined;
-        return toResult<R>(prepare && values && values.length > 0 ? await queryPrepared(client, text, values) : await client.query(text, values));
-      },
-    };
     try {
-      await client.query('BEGIN');
-      // A named statement: parsed once per connection, then only bound and executed (fixed text, so the
-      // number of prepared statements per connection stays at two).
-      await client.query({ name: settingsSql === PRINCIPAL_SETTINGS_SQL ? 'lattice_principal_settings' : 'lattice_owner_settings', text: settingsSql, values: params });
-      const result = await fn(handle);
-      done = true;
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      done = true; // no statement of the callback may run after (or instead of) the ROLLBACK, outside RLS
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        broken = rollbackErr as Error;
-      }
-      throw err;
+      return await fn(client, onError);
     } finally {
-      done = true;
       client.removeListener('error', onError);
       client.release(broken);
     }
+  }
+
+  /**
+   * One explicit transaction around `fn`, started lazily: the first statement travels in one pipeline with
+   * BEGIN and the settings (one round trip), later statements one round trip each, then COMMIT — or ROLLBACK
+   * when `fn` throws. A callback that sends no statement costs no round trip at all.
+   * @param prepare run statements with bind parameters as named prepared statements (`prepared.ts`)
+   */
+  private run<T>(settings: PipelineStep, fn: (tx: Queryable) => Promise<T>, prepare = false): Promise<T> {
+    return this.withClient(async (client, fail) => {
+      let started = false;
+      let startError: Error | undefined;
+      let done = false;
+      const first = async (text: string, values: unknown[] | undefined): Promise<StepResult> => {
+        started = true;
+        const simple = !values || values.length === 0; // simple protocol, as before: may hold several statements
+        const steps = [BEGIN_STEP, settings];
+        if (!simple) steps.push(prepare ? preparedStep(client, text, values) : { text, values });
+        const outcome = await runSteps(client, steps, PG_TYPES);
+        if (!outcome.ok && outcome.failedAt === -1) started = false; // nothing was sent
+        else if (!outcome.ok && outcome.failedAt < 2) startError = outcome.error; // no statement may run without its settings
+        const results = resultsOf(outcome);
+        return simple ? (await client.query(text)) as StepResult : results[2];
+      };
+      const handle: Queryable = {
+        query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
+          if (done) throw new Error('This transaction has already finished; run statements inside its callback.');
+          if (startError) throw startError;
+          this.stats.statements++;
+          const values = p as unknown[] | undefined;
+          if (!started) return toResult<R>(await first(text, values));
+          if (prepare && values && values.length > 0) return toResult<R>(await queryPrepared(client, text, values, PG_TYPES));
+          return toResult<R>(await client.query(text, values));
+        },
+      };
+      try {
+        const result = await fn(handle);
+        done = true;
+        if (started) await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        done = true; // no statement of the callback may run after (or instead of) the ROLLBACK, outside RLS
+        if (started) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackErr) {
+            fail(rollbackErr as Error);
+          }
+        }
+        throw err;
+      } finally {
+        done = true;
+      }
+    });
   }
 }
 

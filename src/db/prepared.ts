@@ -9,20 +9,24 @@
  * DDL or a role change.
  *
  * Each connection keeps at most {@link MAX_PREPARED_PER_CONNECTION} statements (least recently used evicted).
- * An evicted statement is `DEALLOCATE`d right after the statement that displaced it (or, after a failure, before
- * the connection's next statement) and forgotten by the driver.
- * Names are never reused (a per-connection counter), so a stale driver entry can never alias another text.
+ * Statements run in pipelines (`pipeline.ts`); an evicted statement is closed (protocol Close message) at the
+ * head of the connection's next pipeline, so eviction costs no round trip. A statement that fails (to prepare or
+ * to execute) is dropped and closed the same way, so a stale plan (e.g. "cached plan must not change result
+ * type" after DDL) is never retried. Names are never reused (a per-connection counter), so a stale driver entry
+ * can never alias another text.
  */
 import type pg from 'pg';
 import { LRUCache } from 'lru-cache';
+import { sendPipeline, type PipelineOutcome, type PipelineStep, type StepResult } from './pipeline.js';
 
 /** Statements kept prepared per connection. */
 export const MAX_PREPARED_PER_CONNECTION = 100;
 
 interface ConnectionStatements {
+  /** Statement text → name. */
   readonly names: LRUCache<string, string>;
-  /** Names evicted but not yet deallocated on the server. */
-  readonly evicted: string[];
+  /** Names evicted or failed, to be closed on the server by the next pipeline. */
+  readonly closing: string[];
   next: number;
 }
 
@@ -45,14 +49,14 @@ function forget(client: pg.ClientBase, name: string): void {
 function statementsOf(client: pg.ClientBase): ConnectionStatements {
   let s = perConnection.get(client);
   if (!s) {
-    const evicted: string[] = [];
+    const closing: string[] = [];
     s = {
-      evicted,
+      closing,
       next: 0,
       names: new LRUCache<string, string>({
         max: MAX_PREPARED_PER_CONNECTION,
         dispose: (name, _text, reason) => {
-          if (reason === 'evict' || reason === 'delete') evicted.push(name);
+          if (reason === 'evict' || reason === 'delete') closing.push(name);
         },
       }),
     };
@@ -61,41 +65,61 @@ function statementsOf(client: pg.ClientBase): ConnectionStatements {
   return s;
 }
 
-async function deallocateEvicted(client: pg.ClientBase, s: ConnectionStatements): Promise<void> {
-  while (s.evicted.length > 0) {
-    const name = s.evicted[s.evicted.length - 1];
-    await client.query(`DEALLOCATE "${name}"`); // if this fails (aborted transaction), it is retried next time
-    s.evicted.pop();
-    forget(client, name);
-  }
-}
-
 /**
- * Run `text` as a named prepared statement on `client` (preparing it on first use on this connection).
- * @returns the driver's result
- * @throws the driver's error; a statement that failed to prepare is forgotten so the next call prepares it again
+ * The pipeline step that runs `text` as this connection's named statement for it (a new name on first use).
+ * Marks the statement most recently used; may evict another, which the next `runSteps` on `client` closes.
  */
-export async function queryPrepared(client: pg.ClientBase, text: string, values: unknown[] | undefined): Promise<pg.QueryResult> {
+export function preparedStep(client: pg.ClientBase, text: string, values: readonly unknown[] | undefined): PipelineStep {
   const s = statementsOf(client);
-  await deallocateEvicted(client, s);
   let name = s.names.get(text);
   if (name === undefined) {
     name = `lattice_q${s.next++}`;
     s.names.set(text, name);
   }
-  try {
-    const result = await client.query({ name, text, values });
-    await deallocateEvicted(client, s); // the set just made room for this one
-    return result;
-  } catch (err) {
-    // If preparing failed the server has no such statement (nothing to DEALLOCATE); if executing failed it
-    // does. Either way drop it from the cache, so the next use prepares afresh under a new name.
-    const preparedOnServer = driverConnection(client)?.parsedStatements?.[name] !== undefined;
-    s.names.delete(text); // queues the name for DEALLOCATE (dispose)
-    if (!preparedOnServer) {
-      s.evicted.splice(s.evicted.lastIndexOf(name), 1);
-      forget(client, name);
-    }
-    throw err;
+  return { text, values, name };
+}
+
+/**
+ * Run `steps` on `client` in one round trip (`sendPipeline`), closing statements evicted since the last run
+ * first, and dropping a prepared statement that fails so its next use prepares afresh.
+ * @returns the pipeline's outcome (never rejects for database errors; see `resultsOf`)
+ */
+export async function runSteps(client: pg.ClientBase, steps: readonly PipelineStep[], types?: pg.CustomTypesConfig): Promise<PipelineOutcome> {
+  const s = perConnection.get(client);
+  let close: string[] = [];
+  if (s && s.closing.length > 0) {
+    const inUse = new Set(steps.map((step) => step.name));
+    close = s.closing.filter((name) => !inUse.has(name));
+    const keep = s.closing.filter((name) => inUse.has(name));
+    s.closing.length = 0;
+    s.closing.push(...keep);
   }
+  const outcome = await sendPipeline(client, steps, { types, close });
+  for (const name of close) forget(client, name);
+  if (!outcome.ok) {
+    const failed = steps[outcome.failedAt];
+    if (s && failed?.name && s.names.peek(failed.text) === failed.name) {
+      s.names.delete(failed.text); // queues the name for Close (harmless when it was never created)
+      forget(client, failed.name);
+    }
+  }
+  return outcome;
+}
+
+/**
+ * The results of a pipeline outcome.
+ * @throws the driver's error of the first failing step (later steps did not run)
+ */
+export function resultsOf(outcome: PipelineOutcome): StepResult[] {
+  if (!outcome.ok) throw outcome.error;
+  return outcome.results;
+}
+
+/**
+ * Run `text` as a named prepared statement on `client` (preparing it on first use on this connection).
+ * @returns the statement's rows and row count
+ * @throws the driver's error; a statement that failed is forgotten so the next call prepares it again
+ */
+export async function queryPrepared(client: pg.ClientBase, text: string, values: readonly unknown[] | undefined, types?: pg.CustomTypesConfig): Promise<StepResult> {
+  return resultsOf(await runSteps(client, [preparedStep(client, text, values)], types))[0];
 }

@@ -4,7 +4,7 @@
  * (read back by `lattice.current_project_ids()`, `lattice.current_role_name()`, ... in `migrate/system.ts`).
  */
 import type { Principal } from '../auth/principal.js';
-import { REQUEST_ROLE } from './types.js';
+import { REQUEST_ROLE, type Db, type Queryable } from './types.js';
 import { UUID_RE } from '../uuid.js';
 
 /** Custom settings read by the policy helper functions. */
@@ -74,4 +74,13 @@ export function principalParams(principal: Principal, timeoutMs: number = DEFAUL
     if (!UUID_RE.test(id)) throw new Error(`Principal project id ${JSON.stringify(id)} is not a UUID`);
   }
   return [principal.role, `{${principal.projectIds.join(',')}}`, principal.userId ?? '', String(Math.max(0, Math.floor(timeoutMs)))];
+}
+
+/**
+ * A `Queryable` whose every statement runs through `db.queryAs(principal, ...)`: as the principal, in its own
+ * transaction, one round trip on PostgreSQL. For code that sends ONE statement (a request's read) and takes a
+ * `Queryable`; two statements through it do not share a transaction (use `withPrincipal` for that).
+ */
+export function queryableAs(db: Db, principal: Principal): Queryable {
+  return { query: (text, params) => db.queryAs(principal, text, params) };
 }

@@ -48,6 +48,14 @@ export interface Db extends Queryable {
    */
   withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T>;
 
+  /**
+   * Run ONE statement as the principal: the same role and transaction-local settings as `withPrincipal`, the
+   * statement its own transaction. On PostgreSQL the settings and the statement travel in one pipeline: one
+   * round trip (see `postgres.ts`). Use it for a request's single read; `withPrincipal` for anything longer.
+   * @throws the driver's error, as `query`; the connection is left clean (no setting, role or transaction)
+   */
+  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+
   /** Subscribe to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
 

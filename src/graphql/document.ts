@@ -2,7 +2,8 @@
  * Parsing and validation of GraphQL documents with an LRU cache (SPEC G-11): a repeated query text skips
  * parse and validate. The cache is per schema (a model swap builds a new schema and so a new cache) and per
  * rule set (a document valid with introspection on may be invalid with it off, SPEC G-16); variables are
- * never part of the key: they stay bind parameters.
+ * never part of the key: they stay bind parameters. Repeated query documents are usually answered before
+ * this by the plan cache (`plan-cache.ts`), which keeps the validated document with its compiled plans.
  */
 import {
   GraphQLError,

@@ -2,8 +2,10 @@
  * `executeGraphQL`: one GraphQL request → `{ status, body }` (SPEC G-10, G-11, G-14).
  *
  * Pipeline: parse → validate (graphql-js rules; valid documents cached by text) → plan (`src/graphql/plan`) →
- * `compileRead` → ONE statement in `db.withPrincipal` → the body is written around PostgreSQL's JSON text
- * without parsing it (fast path). When the operation also asks for introspection (`__schema`, `__type`), the
+ * `compileRead` → ONE statement in `db.queryAs` (one round trip) → the body is written around PostgreSQL's JSON text
+ * without parsing it (fast path). A repeated query document skips parse, validate, plan and compile through
+ * the plan cache (`plan-cache.ts`): its SQL text is reused and its bind parameters rebuilt from the request's
+ * variables and principal. When the operation also asks for introspection (`__schema`, `__type`), the
  * data root fields are still compiled into one statement; graphql-js `execute` then answers the whole
  * operation with a root value holding those results, read by response key.
  *
@@ -17,14 +19,16 @@
  */
 import { execute, type DocumentNode, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import type { Principal } from '../auth/principal.js';
+import { queryableAs } from '../db/session.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { Model } from '../model/types.js';
 import { checkDocumentNesting, checkJsonNesting } from '../nesting.js';
-import { compileRead, type CompileOptions } from '../query/sql/compile.js';
+import { compileRead, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
 import type { ServerConfig } from '../server/context.js';
 import { cachedDocument, parseDocument, validateDocument, type ValidationOptions } from './document.js';
 import { formatErrors, GraphQLRequestError, requestError, statusOf } from './errors.js';
 import { executeMutation } from './mutation/execute.js';
+import { lookupPlan } from './plan-cache.js';
 import { planMutation } from './mutation/plan.js';
 import { analyzeOperation, selectOperation } from './plan/operation.js';
 
@@ -66,6 +70,8 @@ export interface GraphQLTrace {
   plan_ms: number;
   sql_ms: number;
   statements: number;
+  /** `hit`: the statement came from the plan cache (parse, validate, plan and compile skipped; `plan_ms` is the look-up). */
+  plan_cache?: 'hit' | 'miss';
   sql?: string;
 }
 
@@ -117,11 +123,10 @@ function documentOf(schema: GraphQLSchema, request: GraphQLRequest, method: 'GET
   return cached ?? validateDocument(schema, request.query, document, validation);
 }
 
-async function runData(ctx: GraphQLExecContext, plan: Parameters<typeof compileRead>[1], trace: GraphQLTrace): Promise<string> {
-  const { text, params } = compileRead(ctx.model, plan, ctx.compile);
+async function runData(ctx: GraphQLExecContext, { text, params }: CompiledQuery, trace: GraphQLTrace): Promise<string> {
   if (ctx.config.mode === 'development') trace.sql = text;
   const start = process.hrtime.bigint();
-  const rows = await ctx.db.withPrincipal(ctx.principal, (tx) => counting(tx, trace).query<{ data: unknown }>(text, params));
+  const rows = await counting(queryableAs(ctx.db, ctx.principal), trace).query<{ data: unknown }>(text, params);
   trace.sql_ms = elapsedMs(start);
   const data = rows.rows[0]?.data;
   return typeof data === 'string' ? data : JSON.stringify(data ?? {});
@@ -147,6 +152,15 @@ export async function executeGraphQL(
     if (typeof request.query !== 'string' || request.query.trim() === '') {
       throw requestError('BAD_USER_INPUT', 'Send a GraphQL document in "query", e.g. { "query": "{ projects { id name } }" }.');
     }
+    const cached = lookupPlan(
+      { model: ctx.model, schema: ctx.schema, principal: ctx.principal, limits: ctx.config.limits, introspection: ctx.config.introspection, compile: ctx.compile },
+      request,
+    );
+    trace.plan_cache = cached.hit ? 'hit' : 'miss';
+    if (cached.hit) {
+      trace.plan_ms = elapsedMs(phase);
+      return traced(`{"data":${await runData(ctx, cached.hit, trace)}}`);
+    }
     const document = documentOf(ctx.schema, request, options.method ?? 'POST', { introspection: ctx.config.introspection });
     trace.parse_validate_ms = elapsedMs(phase);
     phase = process.hrtime.bigint();
@@ -170,8 +184,13 @@ export async function executeGraphQL(
     }
     trace.plan_ms = elapsedMs(phase);
     const hasData = analyzed.plan.roots.some((r) => r.node.kind !== 'typename');
+    const compiled = hasData ? compileRead(ctx.model, analyzed.plan, ctx.compile) : undefined;
+    // Cached: operations answered by the statement alone (no introspection, not only `__typename`).
+    if (compiled && analyzed.introspectionKeys.length === 0) {
+      cached.remember({ document, operation: analyzed.operation, variables: analyzed.variables, compiled });
+    }
     // Only `__typename` (or nothing) at the root: no data to read, no statement.
-    const dataText = hasData ? await runData(ctx, analyzed.plan, trace) : JSON.stringify(Object.fromEntries(analyzed.plan.roots.map((r) => [r.responseKey, 'value' in r.node ? r.node.value : null])));
+    const dataText = compiled ? await runData(ctx, compiled, trace) : JSON.stringify(Object.fromEntries(analyzed.plan.roots.map((r) => [r.responseKey, 'value' in r.node ? r.node.value : null])));
     if (analyzed.introspectionKeys.length === 0) return traced(`{"data":${dataText}}`);
 
     const result = await execute({

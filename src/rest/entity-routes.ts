@@ -17,6 +17,7 @@
 import type { ValidateFunction } from 'ajv';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
+import { queryableAs } from '../db/session.js';
 import type { Queryable } from '../db/types.js';
 import { LatticeError, notFound, type ErrorCode, type ErrorDetail } from '../errors.js';
 import type { Entity, Model } from '../model/types.js';
@@ -186,7 +187,7 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, vali
     const model = ctx.model();
     const { entity } = resolve(request, model);
     const id = (request.params as { id: string }).id.toLowerCase();
-    const row = await ctx.db.withPrincipal(principal, (tx) => readOne(tx, model, principal, entity, id));
+    const row = await readOne(queryableAs(ctx.db, principal), model, principal, entity, id);
     if (!row) throw notFound(`No ${entity.name} with id ${id} in this key's projects; check the id.`);
     return row;
   });
@@ -197,7 +198,7 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, vali
     const { entity, listQuery } = resolve(request, model);
     validateOrThrow(listQuery, request.query, 'querystring');
     const args = restListArgs(model, entity, request.query as Record<string, unknown>);
-    const page = await ctx.db.withPrincipal(principal, (tx) => readPage(tx, model, principal, entity, args, ctx.compile));
+    const page = await readPage(queryableAs(ctx.db, principal), model, principal, entity, args, ctx.compile);
     return { items: page.items, total_count: page.total_count, limit: args.limit, offset: args.offset };
   });
 
@@ -216,7 +217,7 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: AppContext, vali
     if (Object.keys(body).length === 0) {
       // Nothing to change: no write (which would touch updated_at), but the same 403 / 404 as a real patch.
       toWriteRow(principal, 'update', { id });
-      return ctx.db.withPrincipal(principal, read);
+      return read(queryableAs(ctx.db, principal));
     }
     return writeById(ctx, model, principal, entity, 'update', { ...body, id }, read);
   });

@@ -96,6 +96,9 @@ describe('server without a working database', () => {
     withPrincipal: async () => {
       throw new Error('connect ECONNREFUSED');
     },
+    queryAs: async () => {
+      throw new Error('connect ECONNREFUSED');
+    },
     listen: async () => async () => undefined,
     close: async () => undefined,
   };

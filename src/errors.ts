@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'QUERY_TOO_COMPLEX'
   | 'PERSISTED_QUERY_NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
+  | 'UNKNOWN_DOCUMENT'
+  | 'PERSISTED_QUERY_REQUIRED'
+  | 'DATABASE_UNAVAILABLE'
   | 'INTERNAL';
 
 /** HTTP status for each code (REST and GraphQL-over-HTTP error responses). */
@@ -29,8 +32,17 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   QUERY_TOO_COMPLEX: 400,
   PERSISTED_QUERY_NOT_FOUND: 400,
   PAYLOAD_TOO_LARGE: 413,
+  /** A persisted document id (GraphQL-over-HTTP `documentId`, APQ hash) that is not in the allow-list. */
+  UNKNOWN_DOCUMENT: 404,
+  /** Trusted-documents mode: a free-form document that is not allow-listed. */
+  PERSISTED_QUERY_REQUIRED: 403,
+  /** The database cannot be reached (connection refused or lost, server shutting down or starting). */
+  DATABASE_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
+
+/** Seconds a client should wait before retrying while the database is unavailable (`Retry-After`). */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /** One detail of a validation error: where (a path like `body[2].trial_id`) and what was expected. */
 export interface ErrorDetail {
@@ -102,15 +114,61 @@ const DATA_EXCEPTIONS: Readonly<Record<string, string>> = {
   '22001': 'A string is too long for its field.',
 };
 
+/** Node socket error codes of a database connection that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 /**
- * Recognise failures that are the client's fault though raised below the API layer, so they answer 4xx, not
- * 500: database data exceptions (SQLSTATE class 22: NUL characters, numbers out of range, bad formats), a
- * stack overflow from input nested too deeply, and a statement cancelled by the request statement timeout
- * (SQLSTATE 57014). The database's own text is never included.
- * @returns a LatticeError BAD_USER_INPUT (QUERY_TOO_COMPLEX for the timeout), or null when `err` is something else
+ * SQLSTATEs of a server that is going away or not yet accepting work: 57P01 admin_shutdown, 57P02
+ * crash_shutdown, 57P03 cannot_connect_now (starting up, recovery), 53300 too_many_connections; class 08 (connection
+ * exceptions) is matched as a class.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/** node-postgres and pg-pool connection failures, which carry no code (pg 8, pg-pool 3). */
+const CONNECTION_MESSAGES =
+  /^(timeout exceeded when trying to connect|Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)$/i;
+
+/**
+ * True when `err` says the database cannot be reached right now: a refused, reset or timed-out connection
+ * (Node socket codes such as ECONNREFUSED, also inside an AggregateError or an error's `cause`), a server shutting
+ * down or starting (SQLSTATE 57P01, 57P02, 57P03, 53300), a connection exception (SQLSTATE class 08), or
+ * node-postgres' / pg-pool's own connection errors (pool connect timeout, connection terminated).
+ */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== 'object' || depth > 4) return false;
+  const { code, message, cause, errors } = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
+  if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
+  return isDatabaseUnavailable(cause, depth + 1);
+}
+
+/**
+ * `DATABASE_UNAVAILABLE` (503): the database cannot be reached; the client should retry after
+ * {@link DATABASE_RETRY_AFTER_SECONDS}. The driver's text stays in `cause` (logged, never shown).
+ */
+export function databaseUnavailable(cause?: unknown): LatticeError {
+  return new LatticeError(
+    'DATABASE_UNAVAILABLE',
+    `The database is unavailable right now (restarting or unreachable); retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds (see Retry-After).`,
+    [],
+    { cause },
+  );
+}
+
+/**
+ * Recognise failures raised below the API layer that are not bugs of the server, so they do not answer 500:
+ * - the client's fault (4xx): database data exceptions (SQLSTATE class 22: NUL characters, numbers out of range,
+ *   bad formats), a stack overflow from input nested too deeply, a statement cancelled by the request statement
+ *   timeout (SQLSTATE 57014);
+ * - the database unavailable (503 `DATABASE_UNAVAILABLE`, see {@link isDatabaseUnavailable}).
+ * The database's own text is never included.
+ * @returns a LatticeError BAD_USER_INPUT (QUERY_TOO_COMPLEX for the timeout, DATABASE_UNAVAILABLE for a lost
+ *          database), or null when `err` is something else
  */
 export function userErrorFromFailure(err: unknown): LatticeError | null {
   if (err instanceof LatticeError) return null;
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(err);
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
     return new LatticeError('BAD_USER_INPUT', 'The request is nested too deeply to process; flatten it.', [], { cause: err });
   }

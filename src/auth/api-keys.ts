@@ -2,8 +2,10 @@
  * API keys (SPEC A-2, A-3): a public key `lk-pk-…` and a secret `lk-sk-…`, the secret stored only as a hash.
  *
  * Keys live in `lattice.api_keys(id, project_id, role, name, public_key, secret_hash, created_at, revoked_at,
- * last_used_at)`. An admin key has `project_id` NULL and role `admin`; a project key has one project and the
- * role `owner`, `editor` or `viewer`.
+ * last_used_at, expires_at)`. An admin key has `project_id` NULL and role `admin`; a project key has one project
+ * and the role `owner`, `editor` or `viewer`. A key with `expires_at` is refused from that instant on (401
+ * saying so); `last_used_at` is refreshed at most once a minute per key (see `authenticate`), never by a write
+ * per request.
  *
  * Hashing: secrets are 32 random bytes (256 bits of entropy), so a fast cryptographic hash (SHA-256, hex) is
  * the standard choice — slow password hashes (bcrypt, scrypt, argon2) exist to stretch *low*-entropy human
@@ -16,17 +18,15 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { Queryable } from '../db/types.js';
-import { badInput } from '../errors.js';
-import type { Principal, Role } from './principal.js';
+import { badInput, unauthenticated } from '../errors.js';
+import { PROJECT_ROLES, type Principal, type ProjectRole, type Role } from './principal.js';
+
+export { PROJECT_ROLES, type ProjectRole };
 
 export const PUBLIC_KEY_PREFIX = 'lk-pk-';
 export const SECRET_KEY_PREFIX = 'lk-sk-';
 /** Random bytes per key (256 bits); base64url-encoded that is 43 characters. */
 const KEY_BYTES = 32;
-
-/** Roles a project key may have (admin keys are project-less). */
-export const PROJECT_ROLES = ['owner', 'editor', 'viewer'] as const;
-export type ProjectRole = (typeof PROJECT_ROLES)[number];
 
 /** A stored key as listed: never the secret, never its hash. */
 export interface ApiKeyInfo {
@@ -38,7 +38,10 @@ export interface ApiKeyInfo {
   /** ISO-8601 timestamps. */
   readonly created_at: string;
   readonly revoked_at: string | null;
+  /** Refreshed at most once a minute per key. */
   readonly last_used_at: string | null;
+  /** The key is refused from this instant on; null: never expires. */
+  readonly expires_at: string | null;
 }
 
 /** A freshly created key: the only time `secret_key` is ever available. */
@@ -49,6 +52,7 @@ export interface CreatedApiKey {
   readonly name: string | null;
   readonly public_key: string;
   readonly secret_key: string;
+  readonly expires_at: string | null;
 }
 
 /** SHA-256 of a secret, lowercase hex (64 characters). */
@@ -60,35 +64,63 @@ function randomKey(prefix: string): string {
   return prefix + randomBytes(KEY_BYTES).toString('base64url');
 }
 
+/** ISO-8601 date-time with a time zone (`2026-12-31T00:00:00Z`, `2026-12-31T01:00:00+01:00`) or a date (`2026-12-31`, midnight UTC). */
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i;
+
+/**
+ * A key's expiry as given by a client: an ISO-8601 instant (with a time zone) or a date, in the future.
+ * @param now the current time (tests)
+ * @returns the instant
+ * @throws LatticeError BAD_USER_INPUT for anything else (also impossible dates like 2026-02-31), saying what to send
+ */
+export function parseExpiry(value: string, now: Date = new Date()): Date {
+  const text = value.trim();
+  const m = ISO_INSTANT.exec(text);
+  const at = m ? new Date(text) : new Date(NaN);
+  const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  const calendar = new Date(Date.UTC(y, mo - 1, d));
+  if (Number.isNaN(at.getTime()) || calendar.getUTCMonth() !== mo - 1 || calendar.getUTCDate() !== d) {
+    throw badInput(
+      `"expires_at" must be an ISO-8601 date-time with a time zone, e.g. 2026-12-31T00:00:00Z, or a date like 2026-12-31 (got ${JSON.stringify(value.slice(0, 40))}).`,
+    );
+  }
+  if (at.getTime() <= now.getTime()) throw badInput(`"expires_at" (${at.toISOString()}) is not in the future; a new key must expire later than now.`);
+  return at;
+}
+
 /**
  * Create an API key and store its secret's hash.
  * @param db the Db or an open transaction (runs as owner)
- * @param options `projectId` null with role `admin` for an admin key; a project id with owner/editor/viewer otherwise
+ * @param options `projectId` null with role `admin` for an admin key; a project id with owner/editor/viewer
+ *        otherwise; `expiresAt` when the key must stop working (undefined/null: never)
  * @returns the key including `secret_key` (shown once; only its SHA-256 is stored)
- * @throws LatticeError BAD_USER_INPUT when role and project do not match (admin with a project, or a project role without one)
+ * @throws LatticeError BAD_USER_INPUT when role and project do not match (admin with a project, or a project role
+ *         without one), or `expiresAt` is not in the future
  */
 export async function createApiKey(
   db: Queryable,
-  options: { projectId: string | null; role: Role; name?: string | null },
+  options: { projectId: string | null; role: Role; name?: string | null; expiresAt?: Date | null },
 ): Promise<CreatedApiKey> {
   const { projectId, role } = options;
   if (role === 'admin' && projectId !== null) throw badInput('An admin key spans all projects: create it without a project.');
   if (role !== 'admin' && projectId === null) throw badInput(`A key with role '${role}' needs a project.`);
+  const expiresAt = options.expiresAt ?? null;
+  if (expiresAt && !(expiresAt.getTime() > Date.now())) throw badInput('A new key must expire in the future.');
   const id = uuidv7();
   const publicKey = randomKey(PUBLIC_KEY_PREFIX);
   const secretKey = randomKey(SECRET_KEY_PREFIX);
   const name = options.name ?? null;
-  await db.query(
-    `INSERT INTO lattice.api_keys (id, project_id, role, name, public_key, secret_hash, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now())`,
-    [id, projectId, role, name, publicKey, hashSecret(secretKey)],
+  const { rows } = await db.query<{ expires_at: string | null }>(
+    `INSERT INTO lattice.api_keys (id, project_id, role, name, public_key, secret_hash, created_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, now(), $7) RETURNING to_json(expires_at) #>> '{}' AS expires_at`,
+    [id, projectId, role, name, publicKey, hashSecret(secretKey), expiresAt?.toISOString() ?? null],
   );
-  return { id, project_id: projectId, role, name, public_key: publicKey, secret_key: secretKey };
+  return { id, project_id: projectId, role, name, public_key: publicKey, secret_key: secretKey, expires_at: rows[0].expires_at };
 }
 
 const INFO_COLUMNS = `id::text AS id, project_id::text AS project_id, role, name, public_key,
   to_json(created_at) #>> '{}' AS created_at, to_json(revoked_at) #>> '{}' AS revoked_at,
-  to_json(last_used_at) #>> '{}' AS last_used_at`;
+  to_json(last_used_at) #>> '{}' AS last_used_at, to_json(expires_at) #>> '{}' AS expires_at`;
 
 /**
  * List keys, newest first, without secrets.
@@ -182,6 +214,10 @@ interface KeyRow {
   role: Role;
   secret_hash: string;
   stale: boolean;
+  /** ISO-8601, or null. */
+  expires_at: string | null;
+  /** Milliseconds until expiry by the database's clock (≤ 0: expired), or null. */
+  expires_in_ms: number | string | null;
 }
 
 /**
@@ -189,12 +225,15 @@ interface KeyRow {
  *
  * Accepts `Basic base64(public_key:secret_key)` (looked up by public key, secret hash compared in constant
  * time) and `Bearer <secret_key>` (looked up by the secret's hash). Successful verifications are cached for
- * {@link CREDENTIAL_CACHE_TTL_MS} keyed by the header's SHA-256, so most requests cost no extra query.
- * `last_used_at` is refreshed at most once a minute per key.
+ * {@link CREDENTIAL_CACHE_TTL_MS} keyed by the header's SHA-256 (never past the key's expiry), so most requests
+ * cost no extra query. `last_used_at` is refreshed at most once a minute per key: the look-up reads whether it
+ * is older than a minute and only then sends an UPDATE (not awaited), so at most one write per key and minute
+ * per server instance, and none for requests answered from the cache.
  *
  * @returns the principal (admin key → role admin, projectIds []; project key → its role, [project_id]),
  *          or null when the header is malformed, the key unknown, the secret wrong or the key revoked.
- * @throws the driver's error when the database is unreachable.
+ * @throws LatticeError UNAUTHENTICATED when the key has expired (the message says when and what to do); the
+ *         driver's error when the database is unreachable.
  */
 export async function authenticate(db: Queryable, authorizationHeader: string): Promise<Principal | null> {
   const cacheKey = hashSecret(authorizationHeader);
@@ -208,7 +247,8 @@ export async function authenticate(db: Queryable, authorizationHeader: string): 
   const presented = hashSecret(creds.secret);
   const epoch = revocations;
   const select = `SELECT id::text AS id, project_id::text AS project_id, role, secret_hash,
-      (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+      (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale,
+      to_json(expires_at) #>> '{}' AS expires_at, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS expires_in_ms
     FROM lattice.api_keys WHERE revoked_at IS NULL AND `;
   const { rows } =
     creds.kind === 'basic'
@@ -219,12 +259,18 @@ export async function authenticate(db: Queryable, authorizationHeader: string): 
   const a = Buffer.from(row.secret_hash, 'utf8');
   const b = Buffer.from(presented, 'utf8');
   if (a.length !== b.length || !timingSafeEqual(a, b)) return null;
+  const expiresInMs = row.expires_in_ms === null ? null : Number(row.expires_in_ms);
+  if (expiresInMs !== null && expiresInMs <= 0) {
+    throw unauthenticated(`This API key expired at ${row.expires_at}; create a new key (lattice key create, or POST /api/v1/projects/{id}/keys).`);
+  }
 
   const principal: Principal =
     row.role === 'admin'
       ? { kind: 'api_key', id: row.id, role: 'admin', projectIds: [] }
       : { kind: 'api_key', id: row.id, role: row.role, projectIds: row.project_id ? [row.project_id] : [] };
-  if (epoch === revocations) verified.set(cacheKey, principal);
+  if (epoch === revocations) {
+    verified.set(cacheKey, principal, expiresInMs === null ? undefined : { ttl: Math.max(1, Math.min(CREDENTIAL_CACHE_TTL_MS, Math.floor(expiresInMs))) });
+  }
   if (row.stale) {
     // Bookkeeping only: a failure here must not fail the request.
     db.query(`UPDATE lattice.api_keys SET last_used_at = now() WHERE id = $1`, [row.id]).catch(() => undefined);

@@ -1,12 +1,12 @@
 /**
- * From a verified JWT's claims to a Principal (SPEC A-2): which claims hold the subject, the role and the
+ * From a verified JWT's claims to an identity (SPEC A-2): which claims hold the subject, the role and the
  * project ids is configuration (`LATTICE_JWT_CLAIM_*`, read by `jwt.ts`), so tokens of common issuers map
  * without code — Keycloak's `realm_access.roles`, Supabase's `role` + `app_metadata.project_ids`, Auth0's and
  * Hasura's namespaced claims such as `https://hasura.io/jwt/claims.x-hasura-role`.
  */
 import { forbidden, unauthenticated } from '../errors.js';
-import { checkSubject, parseProjectIds, strongestRole, userPrincipal } from './identity.js';
-import { isRole, type Principal, type Role } from './principal.js';
+import { checkIssuer, checkSubject, parseProjectIds, strongestRole, type ExternalIdentity } from './identity.js';
+import { isRole, type Role } from './principal.js';
 
 /** Where the identity is in a token and how its role names translate. */
 export interface ClaimMapping {
@@ -78,20 +78,25 @@ export function roleFromClaims(payload: Record<string, unknown>, mapping: ClaimM
 }
 
 /**
- * The principal of a verified token's claims (`kind: 'user'`, `id` and `userId` the subject).
+ * The identity of a verified token's claims: issuer (`iss`, '' without), subject, role and project ids; the
+ * principal follows from it and the user's memberships (`identity.ts` `resolveIdentity`).
  * @throws LatticeError UNAUTHENTICATED for a missing subject, a claim of the wrong type or a project id that is
- *         not a UUID; FORBIDDEN for a token without a role, or without projects and not admin
+ *         not a UUID; FORBIDDEN for a token without a role
  */
-export function principalFromClaims(payload: Record<string, unknown>, mapping: ClaimMapping): Principal {
+export function identityFromClaims(payload: Record<string, unknown>, mapping: ClaimMapping): ExternalIdentity {
   const subject = checkSubject(claimAt(payload, mapping.subject), `The token's claim "${mapping.subject}"`);
+  const issuer = checkIssuer(payload.iss);
   const role = roleFromClaims(payload, mapping);
   const projectIds =
     role === 'admin'
       ? []
       : parseProjectIds(strings(claimAt(payload, mapping.projectIds), mapping.projectIds), `The token's claim "${mapping.projectIds}"`);
-  return userPrincipal(
-    { subject, role, projectIds },
-    'The token',
-    `Put the project ids in the token's claim "${mapping.projectIds}" (a list of UUIDs or a comma-separated string).`,
-  );
+  return {
+    issuer,
+    subject,
+    role,
+    projectIds,
+    source: 'The token',
+    projectsHint: `Put the project ids in the token's claim "${mapping.projectIds}" (a list of UUIDs or a comma-separated string).`,
+  };
 }

@@ -19,8 +19,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 import { badInput, internal, unauthenticated, type LatticeError } from '../errors.js';
-import { principalFromClaims, type ClaimMapping } from './jwt-claims.js';
-import { isRole, type Principal, type Role } from './principal.js';
+import type { ExternalIdentity } from './identity.js';
+import { identityFromClaims, type ClaimMapping } from './jwt-claims.js';
+import { isRole, type Role } from './principal.js';
 
 /** HMAC algorithms (need `LATTICE_JWT_SECRET`). */
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
@@ -271,12 +272,11 @@ export function looksLikeJwt(token: string): boolean {
 export interface JwtVerifier {
   readonly config: JwtConfig;
   /**
-   * Verify a compact JWT and map its claims to a principal.
+   * Verify a compact JWT and map its claims to an identity (`identity.ts` `resolveIdentity` makes the principal).
    * @throws LatticeError UNAUTHENTICATED (bad, expired, foreign or tampered token; message says which),
-   *         FORBIDDEN (valid token without a role, or without projects and not admin), INTERNAL when the JWKS
-   *         cannot be fetched
+   *         FORBIDDEN (valid token without a role), INTERNAL when the JWKS cannot be fetched
    */
-  verify(token: string): Promise<Principal>;
+  verify(token: string): Promise<ExternalIdentity>;
 }
 
 /** The JWKS could not be fetched or parsed: the server's problem, not the token's. */
@@ -379,7 +379,7 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
       } catch (err) {
         throw toAuthError(err, token, config);
       }
-      return principalFromClaims(payload, config.claims);
+      return identityFromClaims(payload, config.claims);
     },
   };
 }

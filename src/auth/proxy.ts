@@ -12,8 +12,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { badInput, unauthenticated, type LatticeError } from '../errors.js';
-import { checkSubject, parseProjectIds, userPrincipal } from './identity.js';
-import { isRole, type Principal } from './principal.js';
+import { checkSubject, parseProjectIds, type ExternalIdentity } from './identity.js';
+import { isRole } from './principal.js';
+import { PROXY_ISSUER } from './users.js';
 
 /** Identity headers (lower case, as Node delivers them). */
 export const PROXY_IDENTITY_HEADERS = { userId: 'x-lattice-user-id', role: 'x-lattice-role', projectIds: 'x-lattice-project-ids' } as const;
@@ -80,15 +81,15 @@ function single(headers: HeaderBag, name: string, display: string): string | und
 }
 
 /**
- * The principal asserted by trusted proxy headers.
+ * The identity asserted by trusted proxy headers (issuer '', `users.ts` `PROXY_ISSUER`); the principal follows
+ * from it and the user's memberships (`identity.ts` `resolveIdentity`).
  * @param config null when proxy headers are not enabled
- * @returns the principal (`kind: 'user'`, id and userId from X-Lattice-User-Id), or null when the request
- *          carries none of the identity headers
+ * @returns the identity, or null when the request carries none of the identity headers
  * @throws LatticeError UNAUTHENTICATED when identity headers come without proxy headers being enabled, without
  *         the secret header or with a wrong secret, or are incomplete or invalid (unknown role, project id not
- *         a UUID); FORBIDDEN for a non-admin role without projects
+ *         a UUID)
  */
-export function proxyPrincipal(headers: HeaderBag, config: ProxyConfig | null): Principal | null {
+export function proxyIdentity(headers: HeaderBag, config: ProxyConfig | null): ExternalIdentity | null {
   if (!hasProxyIdentity(headers)) return null;
   const names = `${DISPLAY.userId}, ${DISPLAY.role} and ${DISPLAY.projectIds}`;
   if (!config) {
@@ -108,5 +109,12 @@ export function proxyPrincipal(headers: HeaderBag, config: ProxyConfig | null): 
   if (!isRole(role)) throw unauthenticated(`The header ${DISPLAY.role} must be admin, owner, editor or viewer.`);
   const rawProjects = single(headers, PROXY_IDENTITY_HEADERS.projectIds, DISPLAY.projectIds);
   const projectIds = role === 'admin' || rawProjects === undefined ? [] : parseProjectIds([rawProjects], `The header ${DISPLAY.projectIds}`);
-  return userPrincipal({ subject, role, projectIds }, 'The proxy headers', `Send the project ids in ${DISPLAY.projectIds} (comma-separated UUIDs).`);
+  return {
+    issuer: PROXY_ISSUER,
+    subject,
+    role,
+    projectIds,
+    source: 'The proxy headers',
+    projectsHint: `Send the project ids in ${DISPLAY.projectIds} (comma-separated UUIDs).`,
+  };
 }

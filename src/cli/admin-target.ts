@@ -1,5 +1,5 @@
 /**
- * Where `lattice project …` / `lattice key …` act (issue 2, item 6):
+ * Where `lattice project …` / `key …` / `user …` / `member …` / `model …` act (issue 2, item 6):
  *
  * 1. `--database-url` → directly on that PostgreSQL (many clients may share it);
  * 2. otherwise a running server (`--url`, else the url in `.lattice/credentials`, else http://127.0.0.1:4000)
@@ -11,8 +11,11 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo, type CreatedApiKey } from '../auth/api-keys.js';
+import { createApiKey, listApiKeys, parseExpiry, revokeApiKey, type ApiKeyInfo, type CreatedApiKey } from '../auth/api-keys.js';
+import { listMembers, removeMembership, setMembership, type MemberInfo } from '../auth/memberships.js';
+import { isProjectRole } from '../auth/principal.js';
 import { createProject, getProject, listProjects, type ProjectInfo } from '../auth/projects.js';
+import { createUser, getUser, listUsers, type NewUser, type UserInfo } from '../auth/users.js';
 import { DataDirLockedError, DEFAULT_DATA_DIR, openDb, readDataDirLock } from '../db/open.js';
 import type { Db } from '../db/types.js';
 import { readCredentials, DEFAULT_CREDENTIALS_FILE } from '../server/bootstrap.js';
@@ -21,6 +24,7 @@ import { changeModel, type ModelChangeResult } from '../model-change/apply.js';
 import { latestModelVersion } from '../model-change/registry.js';
 import { loadModelDocument } from '../model/load.js';
 import type { Model } from '../model/types.js';
+import { LatticeError } from '../errors.js';
 import { CliError, type CliIo } from './io.js';
 
 /** The administration operations, over HTTP or directly on the database. */
@@ -29,9 +33,16 @@ export interface AdminTarget {
   readonly description: string;
   createProject(name: string): Promise<ProjectInfo>;
   listProjects(): Promise<ProjectInfo[]>;
-  createKey(projectId: string, role: string, name?: string): Promise<CreatedApiKey>;
+  /** @param expiresAt ISO-8601 instant (or date) after which the key is refused; omitted: never */
+  createKey(projectId: string, role: string, name?: string, expiresAt?: string): Promise<CreatedApiKey>;
   listKeys(projectId: string): Promise<ApiKeyInfo[]>;
   revokeKey(projectId: string, keyId: string): Promise<ApiKeyInfo>;
+  createUser(user: NewUser): Promise<UserInfo>;
+  listUsers(): Promise<UserInfo[]>;
+  /** Add a member, or set the role of one. */
+  setMember(projectId: string, userId: string, role: string): Promise<MemberInfo>;
+  listMembers(projectId: string): Promise<MemberInfo[]>;
+  removeMember(projectId: string, userId: string): Promise<MemberInfo>;
   /** The served (server) or latest recorded (database) model. */
   getModel(): Promise<ServedModel>;
   /** What applying `document` would change (SPEC M-7); nothing is applied. */
@@ -72,9 +83,14 @@ function httpTarget(url: string, key: string): AdminTarget {
     description: `server ${url}`,
     createProject: (name) => wrap(client.createProject(name)),
     listProjects: () => wrap(client.listProjects()),
-    createKey: (projectId, role, name) => wrap(client.createKey(projectId, role, name)),
+    createKey: (projectId, role, name, expiresAt) => wrap(client.createKey(projectId, role, name, expiresAt)),
     listKeys: (projectId) => wrap(client.listKeys(projectId)),
     revokeKey: (projectId, keyId) => wrap(client.revokeKey(projectId, keyId)),
+    createUser: (user) => wrap(client.createUser(user)),
+    listUsers: () => wrap(client.listUsers()),
+    setMember: (projectId, userId, role) => wrap(client.setMember(projectId, userId, role)),
+    listMembers: (projectId) => wrap(client.listMembers(projectId)),
+    removeMember: (projectId, userId) => wrap(client.removeMember(projectId, userId)),
     getModel: () => wrap(client.getModel()),
     diffModel: (document) => wrap(client.diffModel(document)),
     applyModel: (document, allow) => wrap(client.applyModel(document, allow)),
@@ -83,6 +99,16 @@ function httpTarget(url: string, key: string): AdminTarget {
 }
 
 const ROLES = ['owner', 'editor', 'viewer'];
+
+/** A LatticeError of the auth layer (a refused value, a conflict) as the CLI's error. */
+async function userError<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof LatticeError) throw new CliError(err.message);
+    throw err;
+  }
+}
 
 /** Direct database access runs as owner: whoever can open the database is trusted like an admin. */
 function dbTarget(db: Db, description: string): AdminTarget {
@@ -95,10 +121,11 @@ function dbTarget(db: Db, description: string): AdminTarget {
     description,
     createProject: (name) => createProject(db, name),
     listProjects: () => listProjects(db),
-    async createKey(projectId, role, name) {
-      if (!ROLES.includes(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')} (got '${role}').`);
+    async createKey(projectId, role, name, expiresAt) {
+      if (!isProjectRole(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')} (got '${role}').`);
+      const expiry = expiresAt === undefined ? null : await userError(async () => parseExpiry(expiresAt));
       await needProject(projectId);
-      return createApiKey(db, { projectId, role: role as 'owner' | 'editor' | 'viewer', name: name ?? null });
+      return createApiKey(db, { projectId, role, name: name ?? null, expiresAt: expiry });
     },
     async listKeys(projectId) {
       await needProject(projectId);
@@ -108,6 +135,23 @@ function dbTarget(db: Db, description: string): AdminTarget {
       const revoked = await revokeApiKey(db, keyId, { projectId });
       if (!revoked) throw new CliError(`Project ${projectId} has no API key ${keyId}.`);
       return revoked;
+    },
+    createUser: (user) => userError(() => createUser(db, user)),
+    listUsers: () => listUsers(db),
+    async setMember(projectId, userId, role) {
+      if (!isProjectRole(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')} (got '${role}').`);
+      await needProject(projectId);
+      if (!(await getUser(db, userId))) throw new CliError(`User ${userId} does not exist (list them with: lattice user list).`);
+      return (await setMembership(db, projectId.toLowerCase(), userId.toLowerCase(), role)).member;
+    },
+    async listMembers(projectId) {
+      await needProject(projectId);
+      return listMembers(db, projectId);
+    },
+    async removeMember(projectId, userId) {
+      const removed = await removeMembership(db, projectId, userId);
+      if (!removed) throw new CliError(`User ${userId} is not a member of project ${projectId}.`);
+      return removed;
     },
     getModel: async () => {
       const { running, version } = await recordedModel(db);

@@ -1,10 +1,12 @@
 import type { ModelChangeResult } from '../model-change/apply.js';
 /**
- * A small client of a running Lattice server's administration API (SPEC R-5), used by `lattice project …`
- * and `lattice key …`. Uses Node's global `fetch`.
+ * A small client of a running Lattice server's administration API (SPEC R-5), used by `lattice project …`,
+ * `lattice key …`, `lattice user …` and `lattice member …`. Uses Node's global `fetch`.
  */
 import type { ApiKeyInfo, CreatedApiKey } from '../auth/api-keys.js';
+import type { MemberInfo } from '../auth/memberships.js';
 import type { ProjectInfo } from '../auth/projects.js';
+import type { NewUser, UserInfo } from '../auth/users.js';
 
 /** A server answered with the standard error shape (or something else that is not 2xx). */
 export class ServerError extends Error {
@@ -35,7 +37,7 @@ export interface AdminClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** Typed calls to `/api/v1/projects…` and `/api/v1/model`; every method throws ServerError (non-2xx) or UnreachableError. */
+/** Typed calls to `/api/v1/projects…`, `/api/v1/admin/users…` and `/api/v1/model`; every method throws ServerError (non-2xx) or UnreachableError. */
 export class AdminClient {
   constructor(private readonly options: AdminClientOptions) {}
 
@@ -87,8 +89,13 @@ export class AdminClient {
     return (await this.call<{ items: ProjectInfo[] }>('GET', '/api/v1/projects')).items;
   }
 
-  createKey(projectId: string, role: string, name?: string): Promise<CreatedApiKey> {
-    return this.call('POST', `/api/v1/projects/${encodeURIComponent(projectId)}/keys`, name ? { role, name } : { role });
+  /** @param expiresAt ISO-8601 instant after which the key is refused (omitted: never) */
+  createKey(projectId: string, role: string, name?: string, expiresAt?: string): Promise<CreatedApiKey> {
+    return this.call('POST', `/api/v1/projects/${encodeURIComponent(projectId)}/keys`, {
+      role,
+      ...(name ? { name } : {}),
+      ...(expiresAt ? { expires_at: expiresAt } : {}),
+    });
   }
 
   async listKeys(projectId: string): Promise<ApiKeyInfo[]> {
@@ -97,6 +104,32 @@ export class AdminClient {
 
   revokeKey(projectId: string, keyId: string): Promise<ApiKeyInfo> {
     return this.call('DELETE', `/api/v1/projects/${encodeURIComponent(projectId)}/keys/${encodeURIComponent(keyId)}`);
+  }
+
+  /** `POST /api/v1/admin/users` (admin). */
+  createUser(user: NewUser): Promise<UserInfo> {
+    const body = Object.fromEntries(Object.entries(user).filter(([, v]) => v !== undefined && v !== null));
+    return this.call('POST', '/api/v1/admin/users', body);
+  }
+
+  /** `GET /api/v1/admin/users` (admin). */
+  async listUsers(): Promise<UserInfo[]> {
+    return (await this.call<{ items: UserInfo[] }>('GET', '/api/v1/admin/users')).items;
+  }
+
+  /** `POST /api/v1/projects/{id}/members`: add a member, or set its role. */
+  setMember(projectId: string, userId: string, role: string): Promise<MemberInfo> {
+    return this.call('POST', `/api/v1/projects/${encodeURIComponent(projectId)}/members`, { user_id: userId, role });
+  }
+
+  /** `GET /api/v1/projects/{id}/members`. */
+  async listMembers(projectId: string): Promise<MemberInfo[]> {
+    return (await this.call<{ items: MemberInfo[] }>('GET', `/api/v1/projects/${encodeURIComponent(projectId)}/members`)).items;
+  }
+
+  /** `DELETE /api/v1/projects/{id}/members/{user_id}`. */
+  removeMember(projectId: string, userId: string): Promise<MemberInfo> {
+    return this.call('DELETE', `/api/v1/projects/${encodeURIComponent(projectId)}/members/${encodeURIComponent(userId)}`);
   }
 
   /** `GET /api/v1/model` (admin). */

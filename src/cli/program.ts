@@ -1,6 +1,6 @@
 /**
  * The `lattice` command line (SPEC C): `serve`, `migrate`, `schema print`, `openapi`, `project create|list`,
- * `key create|list|revoke`, `model show|diff|apply`, `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`,
+ * `key create|list|revoke`, `user create|list`, `member add|list|remove`, `model show|diff|apply`, `demo`. Flags, then environment (`PORT`, `HOST`, `DATABASE_URL`, `LATTICE_DATA_DIR`,
  * `LATTICE_LOG_LEVEL`, `LATTICE_INTROSPECTION`), then defaults.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -14,6 +14,8 @@ import { openapiText, schemaSdl } from './schema.js';
 import { startServe, type ServeOptions } from './serve.js';
 import { stringify as stringifyYaml } from 'yaml';
 import type { ModelChangeResult } from '../model-change/apply.js';
+import type { ApiKeyInfo } from '../auth/api-keys.js';
+import { UUID_RE } from '../uuid.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -22,6 +24,24 @@ function parsePort(value: string): number {
 }
 
 const ROLES = ['owner', 'editor', 'viewer'];
+
+function parseUuid(value: string): string {
+  if (!UUID_RE.test(value)) throw new InvalidArgumentError('expected a UUID like 0190f7d2-6c1e-7a3b-9f00-4a5b6c7d8e9f.');
+  return value.toLowerCase();
+}
+
+/** Units of `--expires-in`, in milliseconds. */
+const DURATION_UNITS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * `--expires-in`: a whole number and a unit — `90m`, `12h`, `30d`, `2w` — as the ISO-8601 instant that far from now.
+ * @throws InvalidArgumentError for anything else
+ */
+export function parseExpiresIn(value: string, now: Date = new Date()): string {
+  const m = /^\s*(\d{1,6})\s*([mhdw])\s*$/i.exec(value);
+  if (!m || Number(m[1]) === 0) throw new InvalidArgumentError('expected a positive duration like 90m, 12h, 30d or 2w (minutes, hours, days, weeks).');
+  return new Date(now.getTime() + Number(m[1]) * DURATION_UNITS[m[2].toLowerCase()]).toISOString();
+}
 
 function addModelOptions(cmd: Command): Command {
   return cmd
@@ -148,12 +168,14 @@ export function buildProgram(io: CliIo = processIo): Command {
       .description('create an API key for a project; the secret is printed once')
       .requiredOption('--project <id>', 'project id')
       .addOption(new Option('--role <role>', 'role of the key').choices(ROLES).makeOptionMandatory())
-      .option('--name <name>', 'a label for the key'),
-  ).action(async (flags: TargetFlags & { project: string; role: string; name?: string }) => {
-    const k = await withTarget(flags, io, (t) => t.createKey(flags.project, flags.role, flags.name));
+      .option('--name <name>', 'a label for the key')
+      .addOption(new Option('--expires-in <duration>', 'the key stops working after this long: 90m, 12h, 30d, 2w').argParser((v) => parseExpiresIn(v)).conflicts('expiresAt'))
+      .option('--expires-at <date>', 'the key stops working at this ISO-8601 date-time (2026-12-31T00:00:00Z) or date (midnight UTC)'),
+  ).action(async (flags: TargetFlags & { project: string; role: string; name?: string; expiresIn?: string; expiresAt?: string }) => {
+    const k = await withTarget(flags, io, (t) => t.createKey(flags.project, flags.role, flags.name, flags.expiresIn ?? flags.expiresAt));
     if (flags.json) io.out(JSON.stringify(k));
     else {
-      io.out(`Created ${k.role} key ${k.id} for project ${k.project_id}. The secret is shown only now:`);
+      io.out(`Created ${k.role} key ${k.id} for project ${k.project_id}${k.expires_at ? `, expiring at ${k.expires_at}` : ''}. The secret is shown only now:`);
       io.out(`  public key  ${k.public_key}\n  secret key  ${k.secret_key}`);
       io.out(`Use it as "Authorization: Bearer ${k.secret_key}".`);
     }
@@ -162,7 +184,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     async (flags: TargetFlags & { project: string }) => {
       const items = await withTarget(flags, io, (t) => t.listKeys(flags.project));
       if (flags.json) io.out(JSON.stringify(items));
-      else for (const k of items) io.out(`${k.id}  ${k.role.padEnd(6)}  ${k.public_key}  ${k.revoked_at ? `revoked ${k.revoked_at}` : 'active'}  ${k.name ?? ''}`);
+      else for (const k of items) io.out(`${k.id}  ${k.role.padEnd(6)}  ${k.public_key}  ${keyState(k)}  last used ${k.last_used_at ?? 'never'}  ${k.name ?? ''}`);
     },
   );
   addTargetOptions(
@@ -171,6 +193,58 @@ export function buildProgram(io: CliIo = processIo): Command {
     const k = await withTarget(flags, io, (t) => t.revokeKey(flags.project, keyId));
     if (flags.json) io.out(JSON.stringify(k));
     else io.out(`Revoked key ${k.id} (${k.public_key}) at ${k.revoked_at}.`);
+  });
+
+  const user = program.command('user').description('manage users (admin); users of tokens and proxy identities also appear on first sign-in');
+  addTargetOptions(
+    user
+      .command('create')
+      .description('create a user, e.g. to make it a member of projects before its first sign-in')
+      .requiredOption('--subject <subject>', "the subject its tokens carry (the JWT sub claim) or the proxy's X-Lattice-User-Id")
+      .option('--issuer <iss>', "the tokens' issuer (iss claim) exactly; omit for proxy identities and tokens without iss")
+      .option('--email <email>', 'email address')
+      .option('--name <name>', 'display name'),
+  ).action(async (flags: TargetFlags & { subject: string; issuer?: string; email?: string; name?: string }) => {
+    const u = await withTarget(flags, io, (t) => t.createUser({ subject: flags.subject, issuer: flags.issuer, email: flags.email, name: flags.name }));
+    if (flags.json) io.out(JSON.stringify(u));
+    else io.out(`Created user ${u.id} (subject ${JSON.stringify(u.subject)}).\nAdd it to a project: lattice member add --project <id> --user ${u.id} --role viewer`);
+  });
+  addTargetOptions(user.command('list').description('list users')).action(async (flags: TargetFlags) => {
+    const items = await withTarget(flags, io, (t) => t.listUsers());
+    if (flags.json) io.out(JSON.stringify(items));
+    else for (const u of items) io.out(`${u.id}  ${u.subject ?? ''}  ${u.issuer ? `(issuer ${u.issuer})` : ''}  ${u.email ?? ''}  ${u.name ?? ''}`.trimEnd());
+  });
+
+  const member = program.command('member').description("manage a project's members (admin, or an owner of the project)");
+  addTargetOptions(
+    member
+      .command('add')
+      .description("add a user to a project with a role, or change a member's role")
+      .requiredOption('--project <id>', 'project id', parseUuid)
+      .requiredOption('--user <id>', 'user id (lattice user list)', parseUuid)
+      .addOption(new Option('--role <role>', 'role in the project').choices(ROLES).makeOptionMandatory()),
+  ).action(async (flags: TargetFlags & { project: string; user: string; role: string }) => {
+    const m = await withTarget(flags, io, (t) => t.setMember(flags.project, flags.user, flags.role));
+    if (flags.json) io.out(JSON.stringify(m));
+    else io.out(`User ${m.user_id} is ${m.role} of project ${m.project_id}.`);
+  });
+  addTargetOptions(member.command('list').description("list a project's members").requiredOption('--project <id>', 'project id', parseUuid)).action(
+    async (flags: TargetFlags & { project: string }) => {
+      const items = await withTarget(flags, io, (t) => t.listMembers(flags.project));
+      if (flags.json) io.out(JSON.stringify(items));
+      else for (const m of items) io.out(`${m.user_id}  ${m.role.padEnd(6)}  ${m.subject ?? ''}  ${m.email ?? ''}`.trimEnd());
+    },
+  );
+  addTargetOptions(
+    member
+      .command('remove')
+      .description('remove a user from a project')
+      .requiredOption('--project <id>', 'project id', parseUuid)
+      .requiredOption('--user <id>', 'user id', parseUuid),
+  ).action(async (flags: TargetFlags & { project: string; user: string }) => {
+    const m = await withTarget(flags, io, (t) => t.removeMember(flags.project, flags.user));
+    if (flags.json) io.out(JSON.stringify(m));
+    else io.out(`Removed user ${m.user_id} (${m.role}) from project ${m.project_id}.`);
   });
 
   const modelCmd = program.command('model').description('the served model: show it, diff a file against it, apply a file at run time (M-7)');
@@ -235,6 +309,13 @@ export function buildProgram(io: CliIo = processIo): Command {
     });
 
   return program;
+}
+
+/** `active`, `revoked <when>`, `expired <when>` or `expires <when>`. */
+function keyState(k: ApiKeyInfo): string {
+  if (k.revoked_at) return `revoked ${k.revoked_at}`;
+  if (k.expires_at) return Date.parse(k.expires_at) <= Date.now() ? `expired ${k.expires_at}` : `active, expires ${k.expires_at}`;
+  return 'active';
 }
 
 /** One line per model change: `+` added, `-` removed, `~` changed; destructive ones marked. */

@@ -3,7 +3,7 @@
  * transaction to the non-owner request role and publishes the principal to the row-level-security policies
  * (read back by `lattice.current_project_ids()`, `lattice.current_role_name()`, ... in `migrate/system.ts`).
  */
-import type { Principal } from '../auth/principal.js';
+import { writableProjectIds, type Principal } from '../auth/principal.js';
 import { REQUEST_ROLE, type Db, type Queryable } from './types.js';
 import { UUID_RE } from '../uuid.js';
 
@@ -12,6 +12,8 @@ export const SETTING = {
   role: 'lattice.role',
   projectIds: 'lattice.project_ids',
   userId: 'lattice.user_id',
+  /** Projects the principal may write into (its owner/editor projects; SPEC A-3), read by the write policies. */
+  writeProjectIds: 'lattice.write_project_ids',
 } as const;
 
 /**
@@ -35,8 +37,8 @@ export function statementTimeoutMs(env: NodeJS.ProcessEnv = process.env): number
 }
 
 /**
- * One statement, four bind parameters ($1 role, $2 project ids as a uuid[] literal, $3 user id, $4 statement
- * timeout in milliseconds as text), all settings
+ * One statement, five bind parameters ($1 role, $2 project ids as a uuid[] literal, $3 user id, $4 statement
+ * timeout in milliseconds as text, $5 writable project ids as a uuid[] literal), all settings
  * transaction-local (`is_local = true`), so they vanish at COMMIT/ROLLBACK and never leak to the next user of a
  * pooled connection. `set_config('role', ...)` is the function form of `SET LOCAL ROLE` (verified on
  * PostgreSQL 15 and PGlite 0.5.14: `current_user` becomes the request role and RLS applies).
@@ -48,7 +50,8 @@ export const PRINCIPAL_SETTINGS_SQL =
   `set_config('${SETTING.userId}', $3, true), ` +
   `set_config('statement_timeout', $4, true), ` +
   `set_config('TimeZone', 'UTC', true), ` +
-  `set_config('extra_float_digits', '1', true)`;
+  `set_config('extra_float_digits', '1', true), ` +
+  `set_config('${SETTING.writeProjectIds}', $5, true)`;
 
 /**
  * Owner transactions pin the time zone and the float output too. `extra_float_digits = 1` (PostgreSQL's
@@ -64,16 +67,24 @@ const ROLES = new Set(['admin', 'owner', 'editor', 'viewer']);
 /**
  * The bind parameters of `PRINCIPAL_SETTINGS_SQL` for a principal.
  * @param timeoutMs statement timeout in milliseconds (0 = none)
- * @returns `[role, '{uuid,uuid}', userId or '', timeout]`
+ * @returns `[role, '{uuid,uuid}', userId or '', timeout, '{writable uuids}']` (writable: `writableProjectIds`)
  * @throws Error when the principal carries an unknown role or a project id that is not a UUID (the auth layer
  *         must never build such a principal; refusing here keeps the array literal injection-free).
  */
-export function principalParams(principal: Principal, timeoutMs: number = DEFAULT_STATEMENT_TIMEOUT_MS): [string, string, string, string] {
+export function principalParams(principal: Principal, timeoutMs: number = DEFAULT_STATEMENT_TIMEOUT_MS): [string, string, string, string, string] {
   if (!ROLES.has(principal.role)) throw new Error(`Principal has an unknown role ${JSON.stringify(principal.role)}`);
   for (const id of principal.projectIds) {
     if (!UUID_RE.test(id)) throw new Error(`Principal project id ${JSON.stringify(id)} is not a UUID`);
   }
-  return [principal.role, `{${principal.projectIds.join(',')}}`, principal.userId ?? '', String(Math.max(0, Math.floor(timeoutMs)))];
+  // A subset of projectIds, so already checked.
+  const writable = writableProjectIds(principal);
+  return [
+    principal.role,
+    `{${principal.projectIds.join(',')}}`,
+    principal.userId ?? '',
+    String(Math.max(0, Math.floor(timeoutMs))),
+    `{${writable.join(',')}}`,
+  ];
 }
 
 /**

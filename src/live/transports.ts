@@ -11,7 +11,8 @@
  *   (a separate path so `/graphql`'s GraphQL-over-HTTP handling stays as it is). Authentication: the
  *   request's headers, through the server's auth hook (invalid credentials: 401 before the handler; none: 401).
  * Both re-check the credentials while the subscription lives (`hub.ts`): a revoked key's or an expired token's
- * subscriptions end with an UNAUTHENTICATED error.
+ * subscriptions end with an UNAUTHENTICATED error. In trusted-documents mode (`src/graphql/persisted.ts`) only
+ * allow-listed document texts are accepted (`PERSISTED_QUERY_REQUIRED` otherwise).
  *
  * Shutdown (issue 6 item 5): on `app.close()` (SIGTERM/SIGINT in `lattice serve`), a `preClose` hook closes every
  * WebSocket with 1001 "going away" (graphql-ws clients reconnect, to another instance behind a balancer), then
@@ -82,6 +83,8 @@ function prepare(ctx: AppContext, principal: Principal, reauthenticate: () => Pr
     const model = ctx.model();
     const schema = schemaFor(model);
     const validation = { introspection: ctx.config.introspection };
+    // Trusted-documents mode (SPEC G-13): only allow-listed texts, as over HTTP.
+    ctx.persisted?.assertTrusted(request.query);
     let document = cachedDocument(schema, request.query, validation);
     if (!document) {
       checkDocumentNesting(request.query);

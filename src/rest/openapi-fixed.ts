@@ -1,10 +1,12 @@
 /**
  * The parts of the OpenAPI document (SPEC R-3) that do not depend on an entity's routes: the ingestion
  * schemas (one event schema per entity and write operation, the request and the 207 answer), and the
- * administration (projects, keys), health and document paths, from the admin and health route schemas.
+ * administration (projects, keys, users, members), health and document paths, from the admin and health route
+ * schemas.
  */
 import type { Entity } from '../model/types.js';
 import { keyBodySchema, keyParams, projectBodySchema, projectParams } from '../server/admin.js';
+import { memberBodySchema, memberParams, memberRoleBodySchema, memberSchema, userBodySchema, userSchema, userWithMembershipsSchema } from '../server/members.js';
 import { modelChangeBodySchema, modelChangeResultSchema, servedModelSchema } from '../server/model-routes.js';
 import { copy, errors, json, ref, WRITE_MODES } from './openapi-common.js';
 import { MAX_BATCH } from './rows.js';
@@ -68,12 +70,29 @@ export function ingestSchemas(entities: readonly Entity[], schemas: Record<strin
   };
 }
 
-/** The administration and operations paths (projects, keys, health, this document and its reference page). */
+/**
+ * Component names of the user and member answers. With a dot, which no entity's type name has: a model may have
+ * a `user` or `member` entity of its own (the catalog preset has `User`). Their operation ids start with `admin_`
+ * for the same reason (entity operations start with `list_`, `create_`, `get_`, `update_`, `delete_`).
+ */
+const USER = 'Lattice.User';
+const USER_WITH_MEMBERSHIPS = 'Lattice.UserWithMemberships';
+const MEMBER = 'Lattice.Member';
+
+/** Schemas of the user and member answers (see {@link USER}). */
+export function memberSchemas(schemas: Record<string, JsonSchema>): void {
+  schemas[USER] = copy(userSchema);
+  schemas[USER_WITH_MEMBERSHIPS] = copy(userWithMembershipsSchema);
+  schemas[MEMBER] = copy(memberSchema);
+}
+
+/** The administration and operations paths (projects, keys, users, members, health, this document and its reference page). */
 export function fixedPaths(paths: Record<string, JsonSchema>): void {
   const admin = ['administration'];
   const open: JsonSchema[] = [];
   // Path parameters from the admin routes' own `params` schemas.
-  const pathSchemas = { ...projectParams.properties, ...keyParams.properties } as Record<string, unknown>;
+  const pathSchemas = { ...projectParams.properties, ...keyParams.properties, ...memberParams.properties } as Record<string, unknown>;
+  const listOf = (name: string) => json({ type: 'object', properties: { items: { type: 'array', items: ref(name) }, total_count: { type: 'integer' } } });
   const param = (name: string, what: string) => ({ name, in: 'path', required: true, description: what, schema: copy(pathSchemas[name]) });
   paths['/api/v1/projects'] = {
     get: {
@@ -129,6 +148,69 @@ export function fixedPaths(paths: Record<string, JsonSchema>): void {
       summary: 'Revoke an API key (admin, or an owner key of the project)',
       parameters: [param('id', 'Project id.'), param('key_id', 'Key id.')],
       responses: { 200: { description: 'The revoked key.', content: json(ref('ApiKey')) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+  };
+  paths['/api/v1/admin/users'] = {
+    get: {
+      tags: admin,
+      operationId: 'admin_list_users',
+      summary: 'List users (admin)',
+      responses: { 200: { description: 'Users, oldest first.', content: listOf(USER) }, ...errors('Unauthenticated', 'Forbidden') },
+    },
+    post: {
+      tags: admin,
+      operationId: 'admin_create_user',
+      summary: 'Create a user (admin), e.g. to add it to projects before its first sign-in',
+      description: 'Users of tokens and trusted proxy identities are also created on first sight, found by issuer and subject.',
+      requestBody: { required: true, content: json(copy(userBodySchema)) },
+      responses: { 201: { description: 'The user.', content: json(ref(USER)) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'Conflict') },
+    },
+  };
+  paths['/api/v1/admin/users/{id}'] = {
+    get: {
+      tags: admin,
+      operationId: 'admin_get_user',
+      summary: 'Get a user and its memberships (admin, or that user)',
+      parameters: [param('id', 'User id.')],
+      responses: { 200: { description: 'The user.', content: json(ref(USER_WITH_MEMBERSHIPS)) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+  };
+  paths['/api/v1/projects/{id}/members'] = {
+    get: {
+      tags: admin,
+      operationId: 'admin_list_members',
+      summary: "List a project's members and their roles (admin, or an owner of the project)",
+      parameters: [param('id', 'Project id.')],
+      responses: { 200: { description: 'Members, owners first.', content: listOf(MEMBER) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+    post: {
+      tags: admin,
+      operationId: 'admin_add_member',
+      summary: 'Add a user to the project with a role, or set the role of a member (admin, or an owner of the project)',
+      parameters: [param('id', 'Project id.')],
+      requestBody: { required: true, content: json(copy(memberBodySchema)) },
+      responses: {
+        201: { description: 'The new membership.', content: json(ref(MEMBER)) },
+        200: { description: 'The user was a member already; its role is now the given one.', content: json(ref(MEMBER)) },
+        ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound'),
+      },
+    },
+  };
+  paths['/api/v1/projects/{id}/members/{user_id}'] = {
+    patch: {
+      tags: admin,
+      operationId: 'admin_set_member_role',
+      summary: "Change a member's role (admin, or an owner of the project)",
+      parameters: [param('id', 'Project id.'), param('user_id', 'User id.')],
+      requestBody: { required: true, content: json(copy(memberRoleBodySchema)) },
+      responses: { 200: { description: 'The membership.', content: json(ref(MEMBER)) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
+    },
+    delete: {
+      tags: admin,
+      operationId: 'admin_remove_member',
+      summary: 'Remove a user from the project (admin, or an owner of the project)',
+      parameters: [param('id', 'Project id.'), param('user_id', 'User id.')],
+      responses: { 200: { description: 'The membership as it was.', content: json(ref(MEMBER)) }, ...errors('BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound') },
     },
   };
   paths['/api/v1/model'] = {

@@ -27,7 +27,7 @@ import { healthSchema } from '../server/health.js';
 import { UUID_JSON_SCHEMA } from '../uuid.js';
 import { DEFAULT_LIMIT } from './entity-routes.js';
 import { copy, ERROR_RESPONSES, errors, json, ref } from './openapi-common.js';
-import { fixedPaths, ingestSchemas } from './openapi-fixed.js';
+import { fixedPaths, ingestSchemas, memberSchemas } from './openapi-fixed.js';
 import { MAX_BATCH } from './rows.js';
 import { fieldSchema, listQuerySchema, patchBodySchema, rowBodySchema, type JsonSchema } from './schemas.js';
 import { isSearchable } from './search-params.js';
@@ -212,6 +212,7 @@ function buildDocument(model: Model, maxLimit: number): OpenApiDocument {
   schemas.Project = copy(projectSchema);
   schemas.ApiKey = copy(keyInfoSchema);
   schemas.CreatedApiKey = copy(createdKeySchema);
+  memberSchemas(schemas);
   (schemas.CreatedApiKey.properties as Record<string, JsonSchema>).role.enum = [...PROJECT_ROLES];
   schemas.Health = copy(healthSchema);
 
@@ -234,7 +235,7 @@ function buildDocument(model: Model, maxLimit: number): OpenApiDocument {
     tags: [
       ...entities.map((e) => ({ name: e.plural, description: e.description ?? `${e.typeName} rows.` })),
       { name: 'ingestion', description: 'Batches of write events (SPEC R-2).' },
-      { name: 'administration', description: 'Projects and API keys.' },
+      { name: 'administration', description: 'Projects, API keys, users and project members.' },
       { name: 'operations', description: 'Health and this document.' },
     ],
     paths,

@@ -1,7 +1,12 @@
 /**
- * Validation for the REST plugin: two AJV instances (bodies: no coercion, never strip unknown fields;
- * query strings: coerce `"10"` → 10, `"true"` → true, fill defaults), the Fastify validator compiler that picks
- * between them, compiled per-entity body validators for ingestion events, and AJV errors → `ErrorDetail`s.
+ * Validation for the REST plugin: AJV instances for bodies (no coercion, never strip unknown fields) and for
+ * query strings and path parameters (strict conversion of numbers and booleans, then no coercion, defaults
+ * filled), the Fastify validator compiler that picks between them, compiled per-entity body validators for
+ * ingestion events, and AJV errors → `ErrorDetail`s.
+ *
+ * Query-string numbers are strict (issue 8 item 7): AJV's `coerceTypes` turns any string that `Number()` accepts
+ * into a number — `?step=0x10` became 16 and `?duration=%20` (a space) became 0. Here a value converts only when
+ * it is spelled as a JSON number; anything else stays a string and fails the schema's type with a 400.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -13,16 +18,60 @@ import type { JsonSchema } from './schemas.js';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object in some setups.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
-function makeAjv(coerce: boolean): Ajv {
+function makeAjv(useDefaults: boolean): Ajv {
   const ajv = new Ajv({
     allErrors: false,
-    coerceTypes: coerce,
-    useDefaults: coerce,
+    coerceTypes: false,
+    useDefaults,
     removeAdditional: false,
     strict: false,
   });
   addFormats(ajv);
   return ajv;
+}
+
+/** A number as JSON writes it (RFC 8259 §6): the only spelling a query-string number may have. */
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$/;
+
+function typesOf(schema: JsonSchema | undefined): readonly unknown[] {
+  const t = schema?.type;
+  return Array.isArray(t) ? t : t === undefined ? [] : [t];
+}
+
+/**
+ * Convert the string values of a query string or path parameters to the types of their properties, strictly and
+ * in place: a JSON number for `integer` / `number` properties (finite only), `true` / `false` for `boolean`
+ * ones. Properties that also accept a string (e.g. `decimal`) and values of any other spelling are left as they
+ * are, for the schema to accept or refuse.
+ * @param schema an object schema with `properties`
+ */
+export function convertQueryValues(schema: JsonSchema, data: unknown): void {
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  if (!properties || data === null || typeof data !== 'object' || Array.isArray(data)) return;
+  const values = data as Record<string, unknown>;
+  for (const [key, value] of Object.entries(values)) {
+    if (typeof value !== 'string' || !Object.hasOwn(properties, key)) continue;
+    const types = typesOf(properties[key]);
+    if (types.includes('string')) continue;
+    if ((types.includes('integer') || types.includes('number')) && JSON_NUMBER.test(value)) {
+      const n = Number(value);
+      if (Number.isFinite(n)) values[key] = n;
+    } else if (types.includes('boolean') && (value === 'true' || value === 'false')) {
+      values[key] = value === 'true';
+    }
+  }
+}
+
+/** `validate` preceded by {@link convertQueryValues} (same contract: `errors` set after each call). */
+function withStrictConversion(schema: JsonSchema, validate: ValidateFunction): ValidateFunction {
+  const run = (data: unknown): boolean => {
+    convertQueryValues(schema, data);
+    const ok = validate(data);
+    strict.errors = validate.errors;
+    return ok;
+  };
+  const strict: ValidateFunction = Object.assign(run as ValidateFunction, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+  return strict;
 }
 
 /** Validators of one REST plugin instance. */
@@ -31,18 +80,19 @@ export interface Validators {
   readonly compiler: FastifySchemaCompiler<JsonSchema>;
   /** Compile a body schema (no coercion). */
   compileBody(schema: JsonSchema): ValidateFunction;
-  /** Compile a query-string or path-parameter schema (coerces `"10"` → 10, fills defaults). */
+  /** Compile a query-string or path-parameter schema (strict `"10"` → 10, `"true"` → true; defaults filled). */
   compileQuery(schema: JsonSchema): ValidateFunction;
 }
 
-/** Create the AJV instances and the Fastify validator compiler (bodies strict, query strings coerced). */
+/** Create the AJV instances and the Fastify validator compiler (bodies strict, query strings converted strictly). */
 export function createValidators(): Validators {
   const body = makeAjv(false);
   const query = makeAjv(true);
+  const compileQuery = (schema: JsonSchema) => withStrictConversion(schema, query.compile(schema));
   return {
-    compiler: ({ schema, httpPart }) => (httpPart === 'body' ? body : query).compile(schema),
+    compiler: ({ schema, httpPart }) => (httpPart === 'body' ? body.compile(schema) : compileQuery(schema)),
     compileBody: (schema) => body.compile(schema),
-    compileQuery: (schema) => query.compile(schema),
+    compileQuery,
   };
 }
 
@@ -63,7 +113,7 @@ export function valueValidator(owner: object, tag: string, schema: () => JsonSch
 }
 
 /**
- * Run `validate` on `data` the way Fastify runs a route schema (coercion and defaults applied in place).
+ * Run `validate` on `data` the way Fastify runs a route schema (conversions and defaults applied in place).
  * @throws an error carrying `validation` and `validationContext` like Fastify's, so the REST plugin's error
  *         handler answers it with the same BAD_USER_INPUT and details (`body[2].trial_id`, `querystring.limit`)
  */

@@ -6,20 +6,23 @@
  * | `POST   /api/v1/projects` `{name}`            | admin → 201 project                   |
  * | `GET    /api/v1/projects`                     | admin: all; others: their projects    |
  * | `GET    /api/v1/projects/{id}`                | admin, or a key of that project       |
- * | `POST   /api/v1/projects/{id}/keys` `{role, name?}` | admin, or an owner key of the project → 201 with the secret (once) |
- * | `GET    /api/v1/projects/{id}/keys`           | admin, or an owner key of the project (no secrets) |
- * | `DELETE /api/v1/projects/{id}/keys/{key_id}`  | admin, or an owner key of the project → the revoked key |
+ * | `POST   /api/v1/projects/{id}/keys` `{role, name?, expires_at?}` | admin, or an owner of the project → 201 with the secret (once) |
+ * | `GET    /api/v1/projects/{id}/keys`           | admin, or an owner of the project (no secrets) |
+ * | `DELETE /api/v1/projects/{id}/keys/{key_id}`  | admin, or an owner of the project → the revoked key |
  *
+ * "An owner of the project": an owner key of it, or a user whose role in it is owner (a membership, or a token
+ * naming the project with role owner). Users and members: `members.ts`, registered from here.
  * Permission is checked before any lookup, so a non-admin learns nothing about other projects.
  */
 import type { FastifyInstance } from 'fastify';
-import { createApiKey, listApiKeys, PROJECT_ROLES, revokeApiKey, type ProjectRole } from '../auth/api-keys.js';
-import { isAdmin, type Principal } from '../auth/principal.js';
+import { createApiKey, listApiKeys, parseExpiry, PROJECT_ROLES, revokeApiKey, type ProjectRole } from '../auth/api-keys.js';
+import { isAdmin, requireAdmin, requireOwner } from '../auth/principal.js';
 import { createProject, getProject, listProjects } from '../auth/projects.js';
-import { forbidden, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { requirePrincipal } from './auth-hook.js';
 import type { AppContext } from './context.js';
 import { errorBodySchema } from './errors.js';
+import { memberRoutes } from './members.js';
 import { UUID_JSON_SCHEMA } from '../uuid.js';
 
 const uuid = UUID_JSON_SCHEMA;
@@ -43,13 +46,14 @@ export const keyInfoSchema = {
     ...keyProperties,
     created_at: { type: 'string' },
     revoked_at: { type: ['string', 'null'] },
-    last_used_at: { type: ['string', 'null'] },
+    last_used_at: { type: ['string', 'null'], description: 'Refreshed at most once a minute.' },
+    expires_at: { type: ['string', 'null'], description: 'The key is refused from this instant on; null: never expires.' },
   },
 } as const;
 /** The answer of key creation: the only time the secret is shown. */
 export const createdKeySchema = {
   type: 'object',
-  properties: { ...keyProperties, secret_key: { type: 'string' } },
+  properties: { ...keyProperties, secret_key: { type: 'string' }, expires_at: { type: ['string', 'null'] } },
 } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema } as const;
 export const projectParams = { type: 'object', properties: { id: uuid }, required: ['id'], additionalProperties: false } as const;
@@ -70,26 +74,19 @@ export const projectBodySchema = {
 /** Body of `POST /api/v1/projects/{id}/keys`. */
 export const keyBodySchema = {
   type: 'object',
-  properties: { role: { type: 'string', enum: [...PROJECT_ROLES] }, name: { type: 'string', minLength: 1, maxLength: 200 } },
+  properties: {
+    role: { type: 'string', enum: [...PROJECT_ROLES] },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    expires_at: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'When the key stops working: an ISO-8601 date-time with a time zone (2026-12-31T00:00:00Z) or a date (midnight UTC), in the future. Omitted: never.',
+    },
+  },
   required: ['role'],
   additionalProperties: false,
 } as const;
-
-/** Only admins. @throws FORBIDDEN */
-function requireAdmin(principal: Principal, action: string): void {
-  if (!isAdmin(principal)) throw forbidden(`Only an admin key can ${action}.`);
-}
-
-/** Admin, or an owner key of `projectId` (SPEC A-3). @throws FORBIDDEN */
-function requireOwner(principal: Principal, projectId: string): void {
-  if (isAdmin(principal)) return;
-  if (principal.role === 'owner' && principal.projectIds.includes(projectId)) return;
-  throw forbidden(
-    principal.role === 'owner'
-      ? `This owner key manages only its own project; project ${projectId} is not one of its projects.`
-      : `Role '${principal.role}' cannot manage API keys; use an owner key of project ${projectId} or an admin key.`,
-  );
-}
 
 /** Register the administration routes on `app`. */
 export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -145,7 +142,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { role: ProjectRole; name?: string } }>(
+  app.post<{ Params: { id: string }; Body: { role: ProjectRole; name?: string; expires_at?: string } }>(
     '/api/v1/projects/:id/keys',
     {
       schema: {
@@ -157,8 +154,9 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
     async (request, reply) => {
       const { id } = request.params;
       requireOwner(requirePrincipal(request), id);
+      const expiresAt = request.body.expires_at === undefined ? null : parseExpiry(request.body.expires_at);
       await existingProject(id);
-      const key = await createApiKey(db, { projectId: id, role: request.body.role, name: request.body.name ?? null });
+      const key = await createApiKey(db, { projectId: id, role: request.body.role, name: request.body.name ?? null, expiresAt });
       request.log.info({ project_id: id, key_id: key.id, role: key.role }, 'api key created');
       return reply.code(201).send(key);
     },
@@ -191,9 +189,14 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const { id, key_id } = request.params;
       requireOwner(requirePrincipal(request), id);
       const revoked = await revokeApiKey(db, key_id, { projectId: id });
-      if (!revoked) throw notFound(`Project ${id} has no API key ${key_id}.`);
+      if (!revoked) {
+        await existingProject(id); // a project that does not exist is named as such
+        throw notFound(`Project ${id} has no API key ${key_id}.`);
+      }
       request.log.info({ project_id: id, key_id }, 'api key revoked');
       return revoked;
     },
   );
+
+  await memberRoutes(app, ctx);
 }

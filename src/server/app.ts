@@ -14,6 +14,8 @@ import { graphqlRoutes } from '../graphql/routes.js';
 import { readCompileOptions } from '../db/migrate/index.js';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../query/sql/compile.js';
 import { restRoutes } from '../rest/routes.js';
+import { otlpRoutes } from '../traces/otlp-routes.js';
+import { tracesRoutes } from '../traces/routes.js';
 import { adminRoutes } from './admin.js';
 import { modelRoutes } from './model-routes.js';
 import { latestModelVersion, ModelRegistry } from '../model-change/registry.js';
@@ -27,6 +29,8 @@ import { registerLive } from '../live/transports.js';
 import type { LiveOptions } from '../live/hub.js';
 import { apiDocsRoutes } from '../rest/api-docs.js';
 import { buildValidator } from './validation.js';
+import { clientErrorHandler, frameworkErrorHandler, registerBodyLimit } from './http-edges.js';
+import { persistedDocumentsFromEnv, type PersistedDocuments } from '../graphql/persisted.js';
 
 /** Default request body limit: 10 MB (SPEC G-12). */
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
@@ -48,6 +52,11 @@ export interface BuildServerOptions {
    * Swap to model versions applied through other instances (LISTEN, SPEC M-7). Default true.
    */
   readonly followModelChanges?: boolean;
+  /**
+   * Persisted documents (SPEC G-13): by default APQ, plus trusted-documents mode when `LATTICE_TRUSTED_DOCUMENTS`
+   * names a file (`persistedDocumentsFromEnv`).
+   */
+  readonly persisted?: PersistedDocuments;
 }
 
 /** The recorded version of `model`: the latest one when it is this model, else 0. */
@@ -111,7 +120,8 @@ function requestId(header: string | string[] | undefined): string {
 /**
  * Build the server (not yet listening).
  * @returns the Fastify instance and the AppContext handed to every route plugin
- * @throws when a route plugin fails to register
+ * @throws when a route plugin fails to register; LatticeError BAD_USER_INPUT for an invalid
+ *         `LATTICE_TRUSTED_DOCUMENTS` file (or JWT / proxy settings)
  */
 export async function buildServer(options: BuildServerOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
   const config = resolveServerConfig(options.config);
@@ -123,8 +133,20 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
     logController: new RequestLogController({ requestIdLogLabel: 'request_id' }),
     // SPEC R-1: unknown fields and wrong types in bodies are a 400 (see validation.ts).
     schemaController: { compilersFactory: { buildValidator } },
+    // JSON bodies are parsed by plain JSON.parse: a "__proto__" or "constructor" key is an own property (data a
+    // `json` field stores as sent), never the prototype; secure-json-parse's default refused such bodies with 400.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    // Bad URLs, over-long path parameters and what Node's HTTP parser refuses, in the error shape (http-edges.ts).
+    frameworkErrors: frameworkErrorHandler(config.mode),
+    clientErrorHandler,
   };
+  const persisted = options.persisted ?? persistedDocumentsFromEnv();
   const app = Fastify(fastifyOptions);
+  // Only JSON bodies (415 otherwise): Fastify's text/plain parser would hand routes a string.
+  app.removeContentTypeParser('text/plain');
+  registerBodyLimit(app, config.bodyLimit);
+  if (persisted.trusted) app.log.info({ file: persisted.trusted.source, documents: persisted.trusted.byId.size }, 'Trusted documents: only allow-listed GraphQL documents run');
   const model = options.model;
   const compile = await startCompileOptions(options.db, app.log);
   if (compile.vectors === 'array') {
@@ -134,7 +156,7 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
     );
   }
   const models = new ModelRegistry(model, options.modelVersion ?? (await recordedVersionOf(options.db, model, app.log)));
-  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => models.current(), models, compile };
+  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => models.current(), models, compile, persisted };
   if (options.followModelChanges !== false) {
     try {
       const stop = await models.follow(options.db, app.log);
@@ -158,7 +180,11 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
     sendError(
       request,
       reply,
-      notFound(`No route ${request.method} ${request.url.split('?')[0]}; use /graphql for GraphQL and /api/v1/<plural> (e.g. /api/v1/experiments) for REST.`),
+      notFound(
+        request.url.startsWith('/api/public/')
+          ? `No route ${request.method} ${request.url.split('?')[0]} on this server: the Langfuse-compatible and OTLP routes (/api/public/…) are served when the model is the traces preset (lattice serve --preset traces) or has its shape.`
+          : `No route ${request.method} ${request.url.split('?')[0]}; use /graphql for GraphQL and /api/v1/<plural> (e.g. /api/v1/experiments) for REST.`,
+      ),
       config.mode,
     ),
   );
@@ -169,6 +195,9 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   await app.register(async (scope) => modelRoutes(scope, ctx));
   await app.register(async (scope) => graphqlRoutes(scope, ctx));
   await app.register(async (scope) => restRoutes(scope, ctx));
+  await app.register(async (scope) => otlpRoutes(scope, ctx));
+  // The traces preset's Langfuse-compatible API (SPEC R-6), when the served model has its shape.
+  await app.register(async (scope) => tracesRoutes(scope, ctx));
   // Subscriptions (SPEC G-8): WebSocket upgrade at /graphql, SSE at /graphql/stream, closed first on shutdown.
   registerLive(app, ctx, options.live);
   return { app, ctx };

@@ -10,6 +10,9 @@
  *    with `lk-sk-` and contain no dot.
  * 3. Anything else in `Authorization` is an API key (`src/auth/api-keys.ts`).
  *
+ * Proxy and token identities become principals through their Lattice user (created on first sight) and its
+ * memberships (`src/auth/identity.ts` `resolveIdentity`).
+ *
  * Invalid credentials are refused at once (401, or 403 for a valid identity without projects); no credentials
  * leave the principal unset, so open routes (health, docs) work and data routes answer 401 through
  * {@link requirePrincipal}.
@@ -18,7 +21,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticate, parseAuthorization } from '../auth/api-keys.js';
 import { createJwtVerifier, looksLikeJwt, readJwtConfig, type JwtConfig } from '../auth/jwt.js';
 import type { Principal } from '../auth/principal.js';
-import { proxyPrincipal, readProxyConfig, type HeaderBag, type ProxyConfig } from '../auth/proxy.js';
+import { resolveIdentity } from '../auth/identity.js';
+import { proxyIdentity, readProxyConfig, type HeaderBag, type ProxyConfig } from '../auth/proxy.js';
 import type { Queryable } from '../db/types.js';
 import { LatticeError, unauthenticated } from '../errors.js';
 
@@ -63,8 +67,8 @@ export function createAuthenticator(db: Queryable, options: AuthOptions = {}): A
   const proxy = options.proxy === undefined ? readProxyConfig() : options.proxy;
   const verifier = jwt ? createJwtVerifier(jwt) : null;
   const authenticateHeaders = async (headers: HeaderBag): Promise<Principal | null> => {
-    const fromProxy = proxyPrincipal(headers, proxy);
-    if (fromProxy) return fromProxy;
+    const fromProxy = proxyIdentity(headers, proxy);
+    if (fromProxy) return resolveIdentity(db, fromProxy);
     const header = headers.authorization;
     if (header === undefined || header === '') return null;
     if (typeof header !== 'string') throw unauthenticated('Send one Authorization header.');
@@ -75,7 +79,7 @@ export function createAuthenticator(db: Queryable, options: AuthOptions = {}): A
           'JWT bearer tokens are not accepted: this server has no JWT verification configured (LATTICE_JWT_SECRET, LATTICE_JWT_PUBLIC_KEY or LATTICE_JWT_JWKS_URL); use an API key.',
         );
       }
-      return verifier.verify(creds.secret);
+      return resolveIdentity(db, await verifier.verify(creds.secret));
     }
     const principal = await authenticate(db, header);
     if (!principal) throw unauthenticated(INVALID_KEY);

@@ -10,6 +10,7 @@ import type { Db } from '../db/types.js';
 import type { Model } from '../model/types.js';
 import type { CompileOptions } from '../query/sql/compile.js';
 import type { ModelRegistry } from '../model-change/registry.js';
+import type { PersistedDocuments } from '../graphql/persisted.js';
 
 /** Limits applied to reads (SPEC G-12 grows this). */
 export interface QueryLimits {
@@ -49,6 +50,11 @@ export interface AppContext {
    * at start by `buildServer` (`readCompileOptions`); absent means pgvector (`compileRead`'s default).
    */
   readonly compile?: CompileOptions;
+  /**
+   * Persisted documents (SPEC G-13, `src/graphql/persisted.ts`): the APQ store of this instance and, in
+   * trusted-documents mode, the allow-list. Absent in hand-built contexts: `/graphql` then makes its own (APQ only).
+   */
+  readonly persisted?: PersistedDocuments;
 }
 
 export const DEFAULT_LIMITS: QueryLimits = { maxLimit: 10_000, maxDepth: 12 };

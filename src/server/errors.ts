@@ -4,10 +4,11 @@
  *
  * Anything that is not a `LatticeError` or a Fastify client error becomes `INTERNAL` with a generic
  * message; its text (database messages, stacks) is logged with the request id and shown only in
- * development mode.
+ * development mode. A database that cannot be reached answers 503 `DATABASE_UNAVAILABLE` with `Retry-After`
+ * (`isDatabaseUnavailable` in `src/errors.ts`).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { HTTP_STATUS, LatticeError, userErrorFromFailure, type ErrorCode, type ErrorDetail } from '../errors.js';
+import { DATABASE_RETRY_AFTER_SECONDS, HTTP_STATUS, LatticeError, userErrorFromFailure, type ErrorCode, type ErrorDetail } from '../errors.js';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -60,13 +61,23 @@ function validationDetails(err: FastifyError): ErrorDetail[] {
 }
 
 /**
+ * The message of a 415 answer: the refused media type (the request's `Content-Type`, if any) and what to send.
+ */
+export function unsupportedMediaMessage(contentType: string | undefined): string {
+  const type = contentType?.split(';')[0].trim().slice(0, 100);
+  return `Unsupported media type${type ? ` "${type}"` : ' (no Content-Type)'}: send the body as JSON with "Content-Type: application/json".`;
+}
+
+/**
  * Classify any thrown value as `{ status, body }`.
  * @param mode `development` exposes internal error text; `production` never does
+ * @param contentType the request's `Content-Type`, named in a 415 answer
  */
 export function toErrorResponse(
   err: unknown,
   requestId: string,
   mode: 'development' | 'production',
+  contentType?: string,
 ): { status: number; body: ErrorBody; internal: boolean } {
   const make = (status: number, code: ErrorCode, message: string, details: readonly ErrorDetail[] = []) => ({
     status,
@@ -82,6 +93,9 @@ export function toErrorResponse(
     return make(400, 'BAD_USER_INPUT', `Invalid request: ${summary}.`, details);
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return make(415, 'BAD_USER_INPUT', unsupportedMediaMessage(contentType));
+  }
   if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
     return make(413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than the server accepts; send smaller batches.');
   }
@@ -99,7 +113,8 @@ export function toErrorResponse(
  * Route plugins may call it to answer an error without throwing.
  */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, mode: 'development' | 'production'): FastifyReply {
-  const res = toErrorResponse(err, String(request.id), mode);
+  const res = toErrorResponse(err, String(request.id), mode, request.headers['content-type']);
+  if (res.body.error.code === 'DATABASE_UNAVAILABLE') reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
   if (res.internal) {
     const cause = err instanceof LatticeError && err.cause !== undefined ? err.cause : err;
     request.log.error({ err: cause }, 'request failed');

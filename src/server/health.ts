@@ -1,9 +1,12 @@
 /**
  * Health (SPEC R-4): `GET /api/health` and its alias `GET /api/public/health`, open without credentials.
  * 200 `{ status: 'ok', database: 'ok', model: { name, hash } }` when the database answers a ping (readiness);
- * 503 `{ status: 'unavailable', database: 'unreachable', model, request_id }` when it does not.
+ * 503 `{ status: 'unavailable', database: 'unreachable', code: 'DATABASE_UNAVAILABLE', model, request_id }` with
+ * `Retry-After` when it does not (the same code and header every other route answers while the database is
+ * unreachable, `src/server/errors.ts`).
  */
 import type { FastifyInstance } from 'fastify';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../errors.js';
 import type { AppContext } from './context.js';
 
 /** How long the database ping may take before the instance reports itself unavailable (ms). */
@@ -15,6 +18,7 @@ export const healthSchema = {
   properties: {
     status: { type: 'string' },
     database: { type: 'string' },
+    code: { type: 'string' },
     model: { type: 'object', properties: { name: { type: 'string' }, hash: { type: 'string' } } },
     request_id: { type: 'string' },
   },
@@ -36,7 +40,8 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
       return reply.code(200).send({ status: 'ok', database: 'ok', model: info });
     } catch (err) {
       request.log.warn({ err }, 'health check: database unreachable');
-      return reply.code(503).send({ status: 'unavailable', database: 'unreachable', model: info, request_id: String(request.id) });
+      reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      return reply.code(503).send({ status: 'unavailable', database: 'unreachable', code: 'DATABASE_UNAVAILABLE', model: info, request_id: String(request.id) });
     } finally {
       clearTimeout(timer);
     }

@@ -124,7 +124,7 @@ describe('lattice serve --no-introspection', () => {
       const ask = async (query: string) => {
         const res = await fetch(`${server.url}/graphql`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${secret_key}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${secret_key}`, 'content-type': 'application/json', accept: 'application/graphql-response+json' },
           body: JSON.stringify({ query }),
         });
         return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: { message: string; extensions: { code: string } }[] } };

@@ -212,7 +212,7 @@ describe.each(TEST_KINDS)('GraphQL over HTTP on %s', (kind) => {
       ['mutation { x }', /mutation/i],
     ];
     for (const [query, msg] of cases) {
-      const res = await gql(query);
+      const res = await gql(query, undefined, { accept: 'application/graphql-response+json' });
       if (msg.source === '^$') {
         expect(res.status).toBe(200);
         expect(res.body.data?.trials).toEqual([]);
@@ -224,7 +224,7 @@ describe.each(TEST_KINDS)('GraphQL over HTTP on %s', (kind) => {
       expect(res.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
       expect(res.body.errors?.[0].message).toMatch(msg);
     }
-    const v = await gql('query($id: ID!) { trial(id: $id) { id } }', { id: 'nope' });
+    const v = await gql('query($id: ID!) { trial(id: $id) { id } }', { id: 'nope' }, { accept: 'application/graphql-response+json' });
     expect(v.status).toBe(400);
     expect(v.body.errors?.[0].message).toMatch(/\$id.*UUID/);
   });
@@ -235,6 +235,19 @@ describe.each(TEST_KINDS)('GraphQL over HTTP on %s', (kind) => {
     expect(legacy.contentType).toContain('application/json');
     expect(legacy.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
     expect((await gql('{ __typename }', undefined, { accept: 'text/csv' })).status).toBe(406);
+    // No Accept, or only wildcards: application/json (GraphQL over HTTP: SHOULD), so request errors answer 200.
+    for (const accept of [undefined, '*/*', 'application/*', 'application/json, */*;q=0.5']) {
+      const res = await gql('{ trials(limit: -1) { id } }', undefined, accept === undefined ? {} : { accept });
+      expect(res.contentType, accept).toBe('application/json; charset=utf-8');
+      expect(res.status, accept).toBe(200);
+      expect(res.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    }
+    // Named explicitly (alone, first or with a higher quality): application/graphql-response+json, errors 4xx.
+    for (const accept of ['application/graphql-response+json', 'application/graphql-response+json, application/json', 'application/json;q=0.9, application/graphql-response+json', '*/*, application/graphql-response+json']) {
+      const res = await gql('{ trials(limit: -1) { id } }', undefined, { accept });
+      expect(res.contentType, accept).toBe('application/graphql-response+json; charset=utf-8');
+      expect(res.status, accept).toBe(400);
+    }
 
     const unauth = await gql('{ projects { id } }', undefined, { 'x-test-role': 'none' });
     expect(unauth.status).toBe(401);
@@ -264,8 +277,20 @@ describe.each(TEST_KINDS)('GraphQL over HTTP on %s', (kind) => {
     const badJson = await app.inject({ method: 'POST', url: '/graphql', payload: '{"query": ', headers: { 'content-type': 'application/json' } });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    // Requests that are not well-formed stay 4xx for application/json too (no Accept header here).
     const noQuery = await app.inject({ method: 'POST', url: '/graphql', payload: { variables: {} } });
     expect(noQuery.statusCode).toBe(400);
+    expect(noQuery.headers['content-type']).toBe('application/json; charset=utf-8');
+    for (const extensions of ['{"persistedQuery":{}}', ['persistedQuery'], 5]) {
+      const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ __typename }', extensions } });
+      expect(res.statusCode, JSON.stringify(extensions)).toBe(400);
+      expect(res.json().errors[0]).toMatchObject({ message: expect.stringContaining('"extensions" must be a JSON object'), extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    for (const extensions of ['"x"', '[1]', 'not json']) {
+      const res = await app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('{ __typename }')}&extensions=${encodeURIComponent(extensions)}` });
+      expect(res.statusCode, extensions).toBe(400);
+      expect(res.json().errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    }
     expect((await app.inject({ method: 'PUT', url: '/graphql', payload: {} })).statusCode).toBe(405);
   });
 });

@@ -58,7 +58,7 @@ describe.each(TEST_KINDS)('introspection switch on %s', (kind) => {
   });
 
   async function gql(app: FastifyInstance, query: string) {
-    const res = await app.inject({ method: 'POST', url: '/graphql', headers: { authorization: auth }, payload: { query } });
+    const res = await app.inject({ method: 'POST', url: '/graphql', headers: { authorization: auth, accept: 'application/graphql-response+json' }, payload: { query } });
     return { status: res.statusCode, body: res.json() as { data?: any; errors?: { message: string; extensions: { code: string } }[] } };
   }
 

@@ -38,7 +38,12 @@ describe.each(TEST_KINDS)('bad input answers 4xx on %s', (kind) => {
   let app: FastifyInstance;
   let editor: CreatedApiKey;
   const gql = (payload: unknown) =>
-    app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${editor.secret_key}` }, payload: payload as object });
+    app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: `Bearer ${editor.secret_key}`, accept: 'application/graphql-response+json' },
+      payload: payload as object,
+    });
 
   beforeAll(async () => {
     t = await createTestDb(kind);

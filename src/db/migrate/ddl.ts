@@ -5,7 +5,7 @@
 import type { Model } from '../../model/types.js';
 import { alterTableDdl } from './alter.js';
 import { EMPTY_CATALOG, type CatalogSnapshot } from './catalog.js';
-import { entityRlsDdl, grantsDdl, projectsRlsDdl } from './rls.js';
+import { entityRlsDdl, grantsDdl, ingestedEventsRlsDdl, projectsRlsDdl } from './rls.js';
 import { functionsDdl, preambleDdl, roleDdl, systemTablesDdl } from './system.js';
 import { dataEntities, enumTypesDdl, tableDdl } from './tables.js';
 import { entityEventTriggersDdl, eventFunctionDdl } from './events.js';
@@ -46,6 +46,7 @@ export function generateDdl(
     ...enumTypesDdl(model),
     ...orderedEntities(model).flatMap((e) => tableDdl(model, e, opts, alterTableDdl(model, e, catalog, opts, previous))),
     ...projectsRlsDdl(model),
+    ...ingestedEventsRlsDdl(model),
     ...dataEntities(model).flatMap((e) => entityRlsDdl(model, e)),
     // Change events for subscriptions (SPEC G-8): see events.ts.
     eventFunctionDdl(s),

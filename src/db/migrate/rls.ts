@@ -3,7 +3,9 @@
  *
  * Every data table and `lattice.projects` has RLS enabled AND forced. Policies for the request role:
  * - SELECT: admin, or the row's project is one of the principal's (`project_id = ANY(current_project_ids())`);
- * - INSERT / UPDATE / DELETE: additionally a writing role (`can_write()`); UPDATE checks old and new row.
+ * - INSERT / UPDATE / DELETE: a writing role (`can_write()`) and, unless admin, the row's project is one the
+ *   principal may write into (`current_write_project_ids()`: its owner/editor projects, a subset of its readable
+ *   ones — a user may be an editor of one project and a viewer of another); UPDATE checks old and new row.
  * `lattice.projects` gets only a SELECT policy (its tenant column is `id`); the request role cannot write it.
  * Because RLS is forced, the table owner is subject to policies too: a `lattice_owner` policy `TO CURRENT_USER`
  * (the migrating role) lets owner transactions (migrations, administration) work for a non-superuser owner.
@@ -19,7 +21,8 @@ import { dataEntities } from './tables.js';
 export function policyExpressions(systemSchema: string, tenantColumn: string): { read: string; write: string } {
   const call = (fn: string) => `(SELECT ${qualified(systemSchema, fn)}())`;
   const read = `(${call('is_admin')} OR ${quoteIdent(tenantColumn)} = ANY (${call('current_project_ids')}::uuid[]))`;
-  return { read, write: `(${call('can_write')} AND ${read})` };
+  const writable = `(${call('is_admin')} OR ${quoteIdent(tenantColumn)} = ANY (${call('current_write_project_ids')}::uuid[]))`;
+  return { read, write: `(${call('can_write')} AND ${writable})` };
 }
 
 function policies(table: string, read: string, write: string | null): string[] {
@@ -55,9 +58,15 @@ export function projectsRlsDdl(model: Model): string[] {
   return policies(qualified(model.systemSchema, 'projects'), read, null);
 }
 
+/** RLS of `lattice.ingested_events` (ingestion deduplication, `src/traces/dedupe.ts`): rows of the principal's projects. */
+export function ingestedEventsRlsDdl(model: Model): string[] {
+  const { read, write } = policyExpressions(model.systemSchema, 'project_id');
+  return policies(qualified(model.systemSchema, 'ingested_events'), read, write);
+}
+
 /**
  * Privileges of the request role: USAGE on both schemas, EXECUTE on Lattice's functions, SELECT on projects,
- * CRUD on data tables. Nothing on api_keys, users, memberships, model_versions.
+ * CRUD on data tables, SELECT/INSERT/DELETE on ingested_events. Nothing on api_keys, users, memberships, model_versions.
  */
 export function grantsDdl(model: Model): string[] {
   const role = quoteIdent(REQUEST_ROLE);
@@ -67,6 +76,7 @@ export function grantsDdl(model: Model): string[] {
     `GRANT USAGE ON SCHEMA ${s}, ${quoteIdent(model.dataSchema)} TO ${role}`,
     `GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${s} TO ${role}`,
     `GRANT SELECT ON ${qualified(model.systemSchema, 'projects')} TO ${role}`,
+    `GRANT SELECT, INSERT, DELETE ON ${qualified(model.systemSchema, 'ingested_events')} TO ${role}`,
     ...(tables.length ? [`GRANT SELECT, INSERT, UPDATE, DELETE ON ${tables.join(', ')} TO ${role}`] : []),
   ];
 }

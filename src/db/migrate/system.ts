@@ -63,6 +63,11 @@ $$`,
     `CREATE OR REPLACE FUNCTION ${fn('current_project_ids')}() RETURNS uuid[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(nullif(current_setting('${SETTING.projectIds}', true), '')::uuid[], '{}'::uuid[])
 $$`,
+    // The principal's owner/editor projects (SPEC A-3): a user may be an editor in one project and a viewer in
+    // another, so the write policies check this list, not the role alone.
+    `CREATE OR REPLACE FUNCTION ${fn('current_write_project_ids')}() RETURNS uuid[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(nullif(current_setting('${SETTING.writeProjectIds}', true), '')::uuid[], '{}'::uuid[])
+$$`,
     `CREATE OR REPLACE FUNCTION ${fn('current_role_name')}() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(nullif(current_setting('${SETTING.role}', true), ''), 'none')
 $$`,
@@ -111,7 +116,7 @@ $$`,
   );
 }
 
-/** System tables. Only `projects` is visible to the request role (SELECT, filtered by RLS). */
+/** System tables. Only `projects` (SELECT) and `ingested_events` are visible to the request role, filtered by RLS. */
 export function systemTablesDdl(s: string): string[] {
   const t = (name: string) => qualified(s, name);
   const id = `id uuid PRIMARY KEY DEFAULT ${uuidV7Default(s)}`;
@@ -137,6 +142,15 @@ export function systemTablesDdl(s: string): string[] {
   PRIMARY KEY (user_id, project_id)
 )`,
     `CREATE INDEX IF NOT EXISTS memberships_project_id_idx ON ${t('memberships')} (project_id)`,
+    // Users and memberships (SPEC A-3, R-5), columns added after the tables existed, hence ALTER. A user of an
+    // external identity is found by (issuer, subject): the JWT's `iss` ('' without one, and for trusted proxy
+    // identities) and its subject. NULL subjects (rows from before) never collide in the unique index.
+    `ALTER TABLE ${t('users')} ADD COLUMN IF NOT EXISTS issuer text NOT NULL DEFAULT ''`,
+    `ALTER TABLE ${t('users')} ADD COLUMN IF NOT EXISTS subject text`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS users_issuer_subject_key ON ${t('users')} (issuer, subject)`,
+    `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${t('users')} FOR EACH ROW EXECUTE FUNCTION ${qualified(s, 'set_updated_at')}()`,
+    `ALTER TABLE ${t('memberships')} ADD COLUMN IF NOT EXISTS updated_at timestamptz NOT NULL DEFAULT now()`,
+    `CREATE OR REPLACE TRIGGER lattice_updated_at BEFORE UPDATE ON ${t('memberships')} FOR EACH ROW EXECUTE FUNCTION ${qualified(s, 'set_updated_at')}()`,
     `CREATE TABLE IF NOT EXISTS ${t('api_keys')} (
   ${id},
   project_id uuid REFERENCES ${t('projects')} (id) ON DELETE CASCADE,
@@ -150,6 +164,8 @@ export function systemTablesDdl(s: string): string[] {
   CHECK (project_id IS NOT NULL OR role = 'admin')
 )`,
     `CREATE INDEX IF NOT EXISTS api_keys_project_id_idx ON ${t('api_keys')} (project_id)`,
+    // Key expiry (SPEC A-2): NULL never expires. Added after the table existed, hence ALTER.
+    `ALTER TABLE ${t('api_keys')} ADD COLUMN IF NOT EXISTS expires_at timestamptz`,
     `CREATE TABLE IF NOT EXISTS ${t('model_versions')} (
   version integer PRIMARY KEY,
   hash text NOT NULL,
@@ -161,6 +177,17 @@ export function systemTablesDdl(s: string): string[] {
     // Where the version came from (SPEC M-7): 'migrate' (start-up, `lattice migrate`), 'api' (PUT /api/v1/model,
     // `lattice model apply`) or 'watch' (`serve --watch`). Added after the table existed, hence ALTER.
     `ALTER TABLE ${t('model_versions')} ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'migrate'`,
+    // Envelope ids of accepted ingestion events, per project (SPEC R-6: the Langfuse SDK resends a whole batch
+    // after a 207 with errors, so a resent event is acknowledged without being applied twice; src/traces/dedupe.ts
+    // prunes rows older than a day). The request role reads and writes its projects' rows (RLS in rls.ts); BRIN
+    // because rows arrive in time order and pruning is by age.
+    `CREATE TABLE IF NOT EXISTS ${t('ingested_events')} (
+  project_id uuid NOT NULL REFERENCES ${t('projects')} (id) ON DELETE CASCADE,
+  event_id text NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (project_id, event_id)
+)`,
+    `CREATE INDEX IF NOT EXISTS ingested_events_received_at_idx ON ${t('ingested_events')} USING brin (received_at)`,
   ];
 }
 

@@ -193,6 +193,6 @@ function outcomeMessage(
       // `detail`: the plural of the referencing entity, when the database named its table.
       return `${e} ${id} is still referenced by ${detail ?? 'other rows'} (a ref with on_delete: restrict); delete or re-point those first.`;
     case 'forbidden':
-      return `This key may not write ${e} ${id} (row-level security refused it); use a key with a writing role in that project.`;
+      return `These credentials may not write ${e} ${id}: their role in its project cannot write (row-level security refused it); use credentials with role editor or owner in that project.`;
   }
 }

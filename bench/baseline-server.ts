@@ -9,8 +9,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { BenchCase, CaseContext } from './cases.js';
+import { resolveCases, type BenchCase, type CaseContext } from './cases.js';
 
 export interface BaselineServer {
   /** Origin of the server, e.g. `http://127.0.0.1:41234`; case `x` is served at `<url>/x?project_id=<uuid>`. */
@@ -86,4 +87,29 @@ export async function startBaseline(options: {
       await pool.end();
     },
   };
+}
+
+/**
+ * Process entry (`node --import tsx bench/baseline-server.ts`, spawned by `bench/run.ts` so the baseline has its
+ * own process like every other server): environment `BENCH_SERVER_DATABASE_URL`, `BENCH_SERVER_CASES`
+ * (comma-separated case ids), `BENCH_SERVER_VECTORS` (`vector` or `real[]`, for the catalog case) and
+ * `BENCH_SERVER_CONTEXT` (JSON `CaseContext`). Prints `listening <url>`; SIGTERM stops it.
+ */
+async function main(): Promise<void> {
+  const url = process.env.BENCH_SERVER_DATABASE_URL;
+  if (!url) throw new Error('BENCH_SERVER_DATABASE_URL must be set');
+  const cases = resolveCases((process.env.BENCH_SERVER_CASES ?? '').split(','), process.env.BENCH_SERVER_VECTORS === 'vector' ? 'vector' : 'real[]');
+  const context = JSON.parse(process.env.BENCH_SERVER_CONTEXT ?? '{}') as CaseContext;
+  const server = await startBaseline({ connectionString: url, cases, context });
+  process.once('SIGTERM', () => {
+    server.close().finally(() => process.exit(0));
+  });
+  console.log(`listening ${server.url}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  });
 }

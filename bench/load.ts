@@ -1,13 +1,13 @@
 /**
- * The benchmark's load generator and request targets: each case of `bench/cases.ts` sent to Lattice as a
- * GraphQL POST and to the baseline as a GET, under autocannon.
+ * The benchmark's load generator and request targets: each case of `bench/cases.ts` sent to Lattice and to the
+ * peers as a GraphQL POST and to the baseline as a GET, under autocannon.
  *
- * autocannon runs in a worker thread (`workers: 1`) so generating load does not share the event loop of the
- * in-process Lattice server it measures.
+ * autocannon runs in a worker thread (`workers: 1`) of the benchmark's process; every server runs in a process
+ * of its own (`processes.ts`).
  */
 import autocannon from 'autocannon';
 import { isDeepStrictEqual } from 'node:util';
-import type { BenchCase, CaseContext } from './cases.js';
+import type { BenchCase, CaseContext, PostGraphileQuery } from './cases.js';
 
 /** One HTTP request description for autocannon and for the equality check. */
 export interface Target {
@@ -29,6 +29,31 @@ export function latticeTarget(baseUrl: string, auth: string, benchCase: BenchCas
   };
 }
 
+/**
+ * The graphql-js + DataLoader peer's request for a case: Lattice's very document and variables; the project
+ * in the `x-project-id` header (the peer has no authentication).
+ */
+export function dataloaderTarget(baseUrl: string, benchCase: BenchCase, context: CaseContext): Target {
+  return {
+    name: 'graphql-js + DataLoader',
+    url: `${baseUrl}/graphql`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-project-id': context.projectId },
+    body: JSON.stringify({ query: benchCase.query, variables: benchCase.variables(context) }),
+  };
+}
+
+/** PostGraphile's request for a case (its own document over the same data, `BenchCase.postgraphile`). */
+export function postgraphileTarget(baseUrl: string, query: PostGraphileQuery, context: CaseContext): Target {
+  return {
+    name: 'PostGraphile 5',
+    url: `${baseUrl}/graphql`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: query.query, variables: query.variables(context) }),
+  };
+}
+
 /** The baseline's GET request for a case (`baselineUrl` is the baseline server's origin). */
 export function baselineTarget(baselineUrl: string, benchCase: BenchCase, projectId: string): Target {
   return {
@@ -47,7 +72,9 @@ export async function fetchJson(target: Target): Promise<{ value: unknown; bytes
   const res = await fetch(target.url, { method: target.method, headers: target.headers, body: target.body });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${target.name} answered HTTP ${res.status}: ${text.slice(0, 500)}`);
-  return { value: JSON.parse(text) as unknown, bytes: Buffer.byteLength(text) };
+  const value = JSON.parse(text) as unknown;
+  if (value && typeof value === 'object' && 'errors' in value) throw new Error(`${target.name} answered with errors: ${text.slice(0, 500)}`);
+  return { value, bytes: Buffer.byteLength(text) };
 }
 
 /**

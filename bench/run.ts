@@ -1,32 +1,44 @@
 /**
- * `npm run bench` (SPEC §8 "Performance"): seed PostgreSQL, then measure side by side in one run Lattice
- * (in-process, GraphQL over HTTP, admin API key) and the baseline (bare node:http + one hand-written SQL
- * statement) answering the same queries: every case of `bench/cases.ts`. Prints markdown tables and writes
- * them to `bench/results/latest.md`.
+ * `npm run bench` (SPEC §8 "Performance", issue 9 item 7): seed PostgreSQL, then measure side by side in one run
+ * Lattice (GraphQL over HTTP, a project viewer key), the baseline (bare node:http + one hand-written SQL
+ * statement) and the peers — PostGraphile 5 and a graphql-js + DataLoader server (`bench/peers/`, installed on
+ * demand, skipped with a note when they cannot be) — answering the same queries: every case of
+ * `bench/cases.ts`. Every server runs in a process of its own (CPU time and peak RSS read from /proc). Prints
+ * markdown tables and writes them to `bench/results/latest.md`.
  *
  * Environment: BENCH_DATABASE_URL || TEST_DATABASE_URL || postgres://postgres@127.0.0.1:5432/postgres (a server
  * where the user may create databases; `lattice_bench` and `lattice_bench_catalog` are dropped and recreated),
- * BENCH_CASES (comma-separated case ids, default all), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s),
- * BENCH_WARMUP (3 s), BENCH_ROUNDS (3).
+ * BENCH_CASES (comma-separated case ids, default all), BENCH_PEERS (comma-separated peer ids or `none`, default
+ * all), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s), BENCH_WARMUP (3 s), BENCH_ROUNDS (3).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { createApiKey } from '../src/auth/api-keys.js';
+import type { Principal } from '../src/auth/principal.js';
 import { migrate } from '../src/db/migrate/index.js';
 import { openDb } from '../src/db/open.js';
-import type { Db } from '../src/db/types.js';
+import { principalParams, SETTING, statementTimeoutMs } from '../src/db/session.js';
+import { REQUEST_ROLE, type Db } from '../src/db/types.js';
 import { loadPreset } from '../src/model/load.js';
-import { buildServer } from '../src/server/app.js';
 import type { Model } from '../src/model/types.js';
-import { startBaseline } from './baseline-server.js';
-import { CASES, catalogCase, type BenchCase, type CaseContext } from './cases.js';
+import { BASELINE_APPLICATION_NAME } from './baseline-server.js';
+import { CASES, resolveCases, type BenchCase, type CaseContext } from './cases.js';
 import { seedCatalog } from './catalog-seed.js';
-import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure, type LoadResult } from './load.js';
+import { LATTICE_APPLICATION_NAME } from './lattice-server.js';
+import { baselineTarget, dataloaderTarget, latticeTarget, postgraphileTarget } from './load.js';
+import { measureCase, type CaseResult, type CaseServer, type MeasureOptions, type ServerId } from './measure.js';
+import { preparePeers, startDataLoaderServer, startPostGraphile, wantedPeers, type PeerId, type PeerStatus } from './peers.js';
+import { startServerProcess, type ServerProcess } from './processes.js';
+import { formatReport, type BenchReport } from './report.js';
 import { createFreshDatabase, DEFAULT_SEED_SIZE, seed } from './seed.js';
 
 const DB_NAME = 'lattice_bench';
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.md', import.meta.url));
+const REPO_DIR = fileURLToPath(new URL('../', import.meta.url));
+const POSTGRAPHILE_APPLICATION_NAME = 'lattice-bench-postgraphile';
+const DATALOADER_APPLICATION_NAME = 'lattice-bench-dataloader';
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -38,65 +50,6 @@ function envNumber(name: string, fallback: number): number {
 
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const int = (n: number): string => n.toLocaleString('en-US');
-
-/** Measured result of one case. */
-export interface CaseResult {
-  readonly id: string;
-  readonly title: string;
-  /** Short description of the answer (e.g. "606 objects"). */
-  readonly answer: string;
-  readonly answerBytes: number;
-  /** Lattice / baseline requests/s of each round, in round order. */
-  readonly roundRatios: readonly number[];
-  /** Medians over the rounds (requests and seconds: sums). */
-  readonly lattice: LoadResult;
-  readonly baseline: LoadResult;
-}
-
-/** Everything the report needs. */
-export interface BenchReport {
-  readonly date: string;
-  readonly node: string;
-  readonly postgres: string;
-  readonly cpus: string;
-  /**
-   * Share of all CPUs' time spent busy (0–1) during one second measured just before the benchmark: other
-   * work competing for the CPUs. (The load average is not used: on this kind of VM it stays near 2–4 while
-   * the CPUs are 99 % idle.)
-   */
-  readonly cpuBusyAtStart: number;
-  readonly cpuCount: number;
-  /** One line per seeded database: what it holds and how long seeding took. */
-  readonly data: readonly string[];
-  readonly connections: number;
-  readonly duration: number;
-  readonly warmup: number;
-  /** Measured rounds per server and case (the servers alternate; see `runBench`). */
-  readonly rounds: number;
-  readonly cases: readonly CaseResult[];
-}
-
-/** Median of a non-empty list (mean of the middle two for an even count). */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** One result from several rounds of one server: medians of rate and latencies, sums of requests and time. */
-export function combineRounds(results: readonly LoadResult[]): LoadResult {
-  return {
-    name: results[0].name,
-    requestsPerSecond: median(results.map((r) => r.requestsPerSecond)),
-    p50: median(results.map((r) => r.p50)),
-    p99: median(results.map((r) => r.p99)),
-    requests: results.reduce((n, r) => n + r.requests, 0),
-    seconds: results.reduce((n, r) => n + r.seconds, 0),
-  };
-}
-
-/** Above this share of busy CPU time before the run, the report warns that its numbers are unreliable. */
-const BUSY_THRESHOLD = 0.25;
 
 /**
  * Share (0–1) of all CPUs' time spent not idle during `ms` milliseconds, from `os.cpus()` tick counters.
@@ -120,114 +73,84 @@ export async function measureCpuBusy(ms = 1000): Promise<number> {
   return all > 0 ? Math.min(1, Math.max(0, 1 - (b.idle - a.idle) / all)) : 0;
 }
 
-/** The markdown report (summary table first, then each case, then the set-up). */
-export function formatReport(r: BenchReport): string {
-  const ratio = (a: number, b: number): string => (b > 0 ? `${fmt(a / b, 2)}×` : 'n/a');
-  const lines = [
-    '# Lattice benchmark — latest run',
-    '',
-    '| Query | Baseline req/s | Lattice req/s | **Lattice / baseline** | p50 ratio | p99 ratio |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...r.cases.map(
-      (c) =>
-        `| ${c.id} | ${fmt(c.baseline.requestsPerSecond)} | ${fmt(c.lattice.requestsPerSecond)} | ` +
-        `**${ratio(c.lattice.requestsPerSecond, c.baseline.requestsPerSecond)}** | ${ratio(c.lattice.p50, c.baseline.p50)} | ` +
-        `${ratio(c.lattice.p99, c.baseline.p99)} |`,
-    ),
-    '',
-  ];
-  for (const c of r.cases) {
-    lines.push(
-      `## ${c.id}: ${c.title}`,
-      '',
-      '| Server | Requests/s | p50 latency (ms) | p99 latency (ms) | Requests |',
-      '|---|---:|---:|---:|---:|',
-      ...[c.baseline, c.lattice].map((x) => `| ${x.name} | ${fmt(x.requestsPerSecond)} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${int(x.requests)} |`),
-      '',
-      `- Answer: ${c.answer}, ${fmt(c.answerBytes / 1024)} KiB of JSON; both answers parsed and deep-equal before measuring`,
-      `- Lattice / baseline per round: ${c.roundRatios.map((x) => `${fmt(x, 2)}×`).join(', ')}`,
-      '',
-    );
-  }
-  lines.push(
-    '## Set-up',
-    '',
-    `- Date: ${r.date}`,
-    `- Node ${r.node}; ${r.postgres}; ${r.cpus}`,
-    ...r.data.map((d) => `- Data: ${d}`),
-    `- Load: autocannon, ${r.connections} connections; ${r.warmup} s warm-up per server and case, then ${r.rounds} rounds of ` +
-      `${r.duration} s per server, alternating which server goes first; medians of the rounds in the tables; ` +
-      'both servers in the same process, load generated in a worker thread',
-    '- Lattice: in-process `buildServer`, GraphQL POST with an admin API key (authentication, row-level security ' +
-      'transaction, one SQL statement); baseline: bare `node:http`, GET, one hand-written SQL statement, no auth',
-    `- CPU busy in the second before the run: ${fmt(r.cpuBusyAtStart * 100, 0)} % of ${r.cpuCount} CPUs` +
-      (r.cpuBusyAtStart > BUSY_THRESHOLD
-        ? ' — **the machine was busy with other work; absolute numbers and ratios are unreliable, run again on a quiet machine**'
-        : ''),
-    '',
-  );
-  return lines.join('\n');
-}
-
-/** One seeded database with a Lattice server and a baseline server over it. */
-interface Fixture {
-  readonly context: CaseContext;
-  readonly latticeUrl: string;
-  readonly auth: string;
-  readonly baselineUrl: string;
-}
-
-/** Load-test options shared by every case. */
-interface MeasureOptions {
-  readonly connections: number;
-  readonly duration: number;
-  readonly warmup: number;
-  readonly rounds: number;
-}
-
 /**
- * Check that Lattice and the baseline give the same answer to a case, then measure both in alternating rounds.
- * @throws Error when the answers differ or a request fails under load
+ * The settings Lattice sets for a principal's request transaction (`PRINCIPAL_SETTINGS_SQL`), as PostGraphile
+ * `pgSettings`: the same role, principal and session settings, so the same row-level-security policies apply.
  */
-export async function measureCase(benchCase: BenchCase, f: Fixture, o: MeasureOptions, log: (line: string) => void): Promise<CaseResult> {
-  const lattice = latticeTarget(f.latticeUrl, f.auth, benchCase, f.context);
-  const base = baselineTarget(f.baselineUrl, benchCase, f.context.projectId);
-  const [a, b] = await Promise.all([fetchJson(lattice), fetchJson(base)]);
-  const diff = firstDifference(a.value, b.value);
-  if (diff) throw new Error(`${benchCase.id}: Lattice and the baseline answer differently; first difference at ${diff}`);
-  const answer = benchCase.describe(b.value);
-  log(`${benchCase.id}: both answers equal (${answer}); ${o.warmup} s warm-up each, then ${o.rounds} rounds of ${o.duration} s ...`);
-  // Alternating rounds spread slow drifts of the machine (other tenants, PostgreSQL's caches, the JIT) over
-  // both servers instead of charging them to whichever runs second.
-  const results = { baseline: [] as LoadResult[], lattice: [] as LoadResult[] };
-  const roundRatios: number[] = [];
-  for (const target of [base, lattice]) await measure(target, { connections: o.connections, duration: o.warmup, warmup: 0 });
-  for (let round = 0; round < o.rounds; round++) {
-    const order = round % 2 === 0 ? (['baseline', 'lattice'] as const) : (['lattice', 'baseline'] as const);
-    for (const name of order) {
-      results[name].push(await measure(name === 'baseline' ? base : lattice, { connections: o.connections, duration: o.duration, warmup: 0 }));
-    }
-    const r = results.lattice[round].requestsPerSecond / results.baseline[round].requestsPerSecond;
-    roundRatios.push(r);
-    log(
-      `  round ${round + 1}: baseline ${fmt(results.baseline[round].requestsPerSecond)} req/s, ` +
-        `lattice ${fmt(results.lattice[round].requestsPerSecond)} req/s (${fmt(r, 2)}×)`,
-    );
-  }
+export function principalPgSettings(principal: Principal): Record<string, string> {
+  const [role, projectIds, userId, timeout, writeProjectIds] = principalParams(principal, statementTimeoutMs());
   return {
-    id: benchCase.id,
-    title: benchCase.title,
-    answer,
-    answerBytes: b.bytes,
-    roundRatios,
-    lattice: combineRounds(results.lattice),
-    baseline: combineRounds(results.baseline),
+    role: REQUEST_ROLE,
+    [SETTING.role]: role,
+    [SETTING.projectIds]: projectIds,
+    [SETTING.userId]: userId,
+    statement_timeout: timeout,
+    TimeZone: 'UTC',
+    extra_float_digits: '1',
+    [SETTING.writeProjectIds]: writeProjectIds,
   };
 }
 
+/** Start a TypeScript server of this folder in its own process (`node --import tsx`). */
+function startTsServer(name: string, file: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startServerProcess({
+    name,
+    command: process.execPath,
+    args: ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))],
+    cwd: REPO_DIR,
+    env: { NODE_ENV: 'production', ...env },
+  });
+}
+
+/** The servers of one database, started. */
+interface DatabaseServers {
+  readonly lattice: ServerProcess;
+  readonly baseline: ServerProcess;
+  readonly peers: Partial<Record<PeerId, ServerProcess>>;
+  /** Peers that were available but did not start, and why. */
+  readonly failed: Partial<Record<PeerId, string>>;
+}
+
+/** The request of each server for one case, and the servers left out with the reason. */
+function caseServers(
+  c: BenchCase,
+  servers: DatabaseServers,
+  peers: Record<PeerId, PeerStatus>,
+  context: CaseContext,
+  auth: string,
+): { list: CaseServer[]; notMeasured: { server: ServerId; reason: string }[] } {
+  const list: CaseServer[] = [
+    { id: 'baseline', target: baselineTarget(servers.baseline.url, c, context.projectId), pid: servers.baseline.pid, applicationName: BASELINE_APPLICATION_NAME },
+    { id: 'lattice', target: latticeTarget(servers.lattice.url, auth, c, context), pid: servers.lattice.pid, applicationName: LATTICE_APPLICATION_NAME },
+  ];
+  const notMeasured: { server: ServerId; reason: string }[] = [];
+  // A peer skipped for the whole run is explained once, under "Servers"; a failed start here.
+  const skipped = (id: PeerId): string | null => (peers[id].available ? (servers.failed[id] ?? null) : 'skipped (see Servers)');
+  const pgl = servers.peers.postgraphile;
+  const pglSkip = skipped('postgraphile');
+  if ('notComparable' in c.postgraphile) notMeasured.push({ server: 'postgraphile', reason: c.postgraphile.notComparable });
+  else if (pglSkip || !pgl) notMeasured.push({ server: 'postgraphile', reason: pglSkip ?? 'not started' });
+  else {
+    list.push({
+      id: 'postgraphile',
+      target: postgraphileTarget(pgl.url, c.postgraphile, context),
+      toLattice: c.postgraphile.toLattice,
+      pid: pgl.pid,
+      applicationName: POSTGRAPHILE_APPLICATION_NAME,
+    });
+  }
+  const dl = servers.peers.dataloader;
+  const dlSkip = skipped('dataloader');
+  if (dlSkip || !dl) notMeasured.push({ server: 'dataloader', reason: dlSkip ?? 'not started' });
+  else list.push({ id: 'dataloader', target: dataloaderTarget(dl.url, c, context), pid: dl.pid, applicationName: DATALOADER_APPLICATION_NAME });
+  return { list, notMeasured };
+}
+
 /**
- * Run the whole benchmark: every case of `CASES` (or those named in `BENCH_CASES`, comma-separated).
- * @throws Error when PostgreSQL is unreachable, two answers differ, or any request fails under load
+ * Run the whole benchmark: every case of `CASES` (or those named in `BENCH_CASES`, comma-separated) on every
+ * server (the peers named in `BENCH_PEERS`, default both).
+ * @throws Error when PostgreSQL is unreachable, Lattice or the baseline does not start, two answers differ,
+ *         or any request fails under load (a peer that cannot be installed or started is skipped instead)
  */
 export async function runBench(log: (line: string) => void = console.log): Promise<BenchReport> {
   const cpuBusyAtStart = await measureCpuBusy();
@@ -242,15 +165,19 @@ export async function runBench(log: (line: string) => void = console.log): Promi
   const unknown = wanted.filter((w) => !CASES.some((c) => c.id === w));
   if (unknown.length) throw new Error(`BENCH_CASES names unknown cases: ${unknown.join(', ')}; known: ${CASES.map((c) => c.id).join(', ')}`);
   const cases = CASES.filter((c) => wanted.length === 0 || wanted.includes(c.id));
+  const peers = await preparePeers(wantedPeers(process.env.BENCH_PEERS), log);
+  const peerLines = (Object.entries(peers) as [PeerId, PeerStatus][]).map(
+    ([id, st]) => `${id === 'postgraphile' ? 'PostGraphile' : 'graphql-js + DataLoader'}: ${st.available ? st.versions : st.note}`,
+  );
 
-  const closers: (() => Promise<unknown>)[] = [];
   const data: string[] = [];
   const results: CaseResult[] = [];
   let version = '';
-  try {
-    for (const database of ['experiments', 'catalog'] as const) {
-      const here = cases.filter((c) => c.database === database);
-      if (here.length === 0) continue;
+  for (const database of ['experiments', 'catalog'] as const) {
+    const here = cases.filter((c) => c.database === database);
+    if (here.length === 0) continue;
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
       const dbName = database === 'experiments' ? DB_NAME : `${DB_NAME}_catalog`;
       log(`Creating database ${dbName} on ${new URL(adminUrl).host} ...`);
       const url = await createFreshDatabase(adminUrl, dbName);
@@ -259,38 +186,86 @@ export async function runBench(log: (line: string) => void = console.log): Promi
       const model = await loadPreset(database);
       await migrate(db, model);
       version ||= (await db.query<{ v: string }>(`SELECT 'PostgreSQL ' || current_setting('server_version') AS v`)).rows[0].v;
-      const key = await createApiKey(db, { projectId: null, role: 'admin', name: 'bench' });
-      const { app } = await buildServer({ db, model });
-      closers.push(() => app.close());
-      const latticeUrl = await app.listen({ port: 0, host: '127.0.0.1' });
-      const auth = `Bearer ${key.secret_key}`;
-      const seeded = await seedDatabase(database, db, model, latticeUrl, auth);
+      const admin = await createApiKey(db, { projectId: null, role: 'admin', name: 'bench-seed' });
+      const latticeEnv = { BENCH_SERVER_DATABASE_URL: url, BENCH_SERVER_PRESET: database, BENCH_SERVER_APPLICATION_NAME: LATTICE_APPLICATION_NAME };
+      // The catalog is loaded through Lattice's REST ingestion; that server is then replaced by a fresh one so
+      // the measured Lattice starts like every other server, without the heap the loading left behind.
+      const loader = await startTsServer('Lattice', './lattice-server.ts', latticeEnv);
+      let seeded: Awaited<ReturnType<typeof seedDatabase>>;
+      try {
+        seeded = await seedDatabase(database, db, model, loader.url, `Bearer ${admin.secret_key}`);
+      } finally {
+        await loader.close();
+      }
       data.push(seeded.description);
       log(seeded.description);
-      // The catalog baseline computes distances the way this server stores vectors (pgvector or real[]).
+      const lattice = await startTsServer('Lattice', './lattice-server.ts', latticeEnv);
+      closers.push(() => lattice.close());
+      const context = seeded.context;
+      // The measured requests: a project viewer, so through row-level security like a real client's.
+      const viewer = await createApiKey(db, { projectId: context.projectId, role: 'viewer', name: 'bench' });
+      const auth = `Bearer ${viewer.secret_key}`;
+      const principal: Principal = { kind: 'api_key', id: viewer.id, role: 'viewer', projectIds: [context.projectId] };
+      // The catalog statements compute distances the way this server stores vectors (pgvector or real[]).
       const { rows: ext } = await db.query<{ on: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS on`);
-      const resolved = here.map((c) => (c.id === 'catalog' ? catalogCase(ext[0]?.on ? 'vector' : 'real[]') : c));
-      const baseline = await startBaseline({ connectionString: url, cases: resolved, context: seeded.context });
+      const vectors = ext[0]?.on ? 'vector' : 'real[]';
+      const resolved = resolveCases(here.map((c) => c.id), vectors);
+      const baseline = await startTsServer('the baseline', './baseline-server.ts', {
+        BENCH_SERVER_DATABASE_URL: url,
+        BENCH_SERVER_CASES: resolved.map((c) => c.id).join(','),
+        BENCH_SERVER_VECTORS: vectors,
+        BENCH_SERVER_CONTEXT: JSON.stringify(context),
+      });
       closers.push(() => baseline.close());
-      for (const c of resolved) results.push(await measureCase(c, { context: seeded.context, latticeUrl, auth, baselineUrl: baseline.url }, o, log));
+      const servers: DatabaseServers = { lattice, baseline, peers: {}, failed: {} };
+      const startPeer = async (id: PeerId, start: () => Promise<ServerProcess>) => {
+        if (!peers[id].available) return;
+        try {
+          const server = await start();
+          closers.push(() => server.close());
+          servers.peers[id] = server;
+        } catch (err) {
+          servers.failed[id] = `skipped: did not start (${(err as Error).message.slice(0, 300)})`;
+          log(`${id}: ${servers.failed[id]}`);
+        }
+      };
+      if (resolved.some((c) => !('notComparable' in c.postgraphile))) {
+        await startPeer('postgraphile', () =>
+          startPostGraphile({
+            url,
+            schemas: [model.dataSchema, model.systemSchema],
+            settings: principalPgSettings(principal),
+            applicationName: POSTGRAPHILE_APPLICATION_NAME,
+          }),
+        );
+      }
+      await startPeer('dataloader', () => startDataLoaderServer({ url, vectors, applicationName: DATALOADER_APPLICATION_NAME }));
+      const stats = new pg.Client({ connectionString: url, application_name: 'lattice-bench-stats' });
+      await stats.connect();
+      closers.push(() => stats.end());
+      for (const c of resolved) {
+        const { list, notMeasured } = caseServers(c, servers, peers, context, auth);
+        results.push(await measureCase(c, list, o, log, { client: stats, database: dbName }, notMeasured));
+      }
+    } finally {
+      for (const close of closers.reverse()) await close();
     }
-    return {
-      date: new Date().toISOString(),
-      node: process.version,
-      postgres: version,
-      cpus: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
-      cpuCount: os.cpus().length,
-      cpuBusyAtStart,
-      data,
-      connections: o.connections,
-      duration: o.duration,
-      warmup: o.warmup,
-      rounds: o.rounds,
-      cases: results,
-    };
-  } finally {
-    for (const close of closers.reverse()) await close();
   }
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    postgres: version,
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
+    cpuCount: os.cpus().length,
+    cpuBusyAtStart,
+    data,
+    connections: o.connections,
+    duration: o.duration,
+    warmup: o.warmup,
+    rounds: o.rounds,
+    peers: peerLines,
+    cases: results,
+  };
 }
 
 /**
@@ -306,10 +281,10 @@ async function seedDatabase(
 ): Promise<{ context: CaseContext; description: string }> {
   const started = performance.now();
   if (database === 'experiments') {
-    const { projectId, counts } = await seed(db, model, DEFAULT_SEED_SIZE);
+    const { projectId, experimentId, trialId, counts } = await seed(db, model, DEFAULT_SEED_SIZE);
     const seconds = (performance.now() - started) / 1000;
     return {
-      context: { projectId },
+      context: { projectId, experimentId, trialId },
       description:
         `experiments: ${int(counts.projects)} project, ${int(counts.experiments)} experiments, ${int(counts.trials)} trials, ` +
         `${int(counts.runs)} runs, ${int(counts.metrics)} metrics (seeded and analysed in ${fmt(seconds)} s)`,

@@ -76,10 +76,15 @@ const table = (e: Entity): string => qualified(e.table.schema, e.table.name);
  * Insert the benchmark rows into a migrated database (as the owner: row-level security does not apply).
  *
  * @param db a migrated experiments-preset database
- * @returns the project id and the row counts read back from the tables
+ * @returns the project id, the ids the list and point cases read (the newest experiment and its first trial by
+ *          name) and the row counts read back from the tables
  * @throws the driver's error when the schema does not match the experiments preset
  */
-export async function seed(db: Db, model: Model, size: SeedSize = DEFAULT_SEED_SIZE): Promise<{ projectId: string; counts: RowCounts }> {
+export async function seed(
+  db: Db,
+  model: Model,
+  size: SeedSize = DEFAULT_SEED_SIZE,
+): Promise<{ projectId: string; experimentId: string; trialId: string; counts: RowCounts }> {
   const experiment = entity(model, 'experiment');
   const trial = entity(model, 'trial');
   const run = entity(model, 'run');
@@ -153,5 +158,13 @@ export async function seed(db: Db, model: Model, size: SeedSize = DEFAULT_SEED_S
     runs: Number(r.runs),
     metrics: Number(r.metrics),
   };
-  return { projectId: project.id, counts };
+  const { rows: sample } = await db.query<{ experiment_id: string; trial_id: string }>(
+    `SELECT t.experiment_id, t.id AS trial_id FROM ${table(trial)} t
+     WHERE t.project_id = $1
+       AND t.experiment_id = (SELECT id FROM ${table(experiment)} WHERE project_id = $1 ORDER BY created_at DESC, id LIMIT 1)
+     ORDER BY t.name, t.id LIMIT 1`,
+    [project.id],
+  );
+  if (!sample[0]) throw new Error('Seeding left no trial; the seed size needs at least one experiment and one trial.');
+  return { projectId: project.id, experimentId: sample[0].experiment_id, trialId: sample[0].trial_id, counts };
 }

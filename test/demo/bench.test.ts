@@ -1,23 +1,31 @@
 /**
  * Guards `npm run bench` (bench/*.ts): on a small seeded PostgreSQL database, Lattice and the hand-written
- * baseline give the same answer to the dashboard query, and the load generator measures a server.
- * PostgreSQL only (the baseline is a node-postgres pool); skipped without TEST_DATABASE_URL.
+ * baseline give the same answer to every case, and the load generator measures a server.
+ * PostgreSQL only (the baseline is a node-postgres pool); skipped without TEST_DATABASE_URL. The peers
+ * (bench/peers, issue 9) are checked in bench-peers.test.ts.
  */
 import type { FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBaseline, type BaselineServer } from '../../bench/baseline-server.js';
-import { AGGREGATE, CASES, catalogCase, DASHBOARD, type CaseContext } from '../../bench/cases.js';
+import { AGGREGATE, CASES, catalogCase, DASHBOARD, LIST, POINT, type CaseContext } from '../../bench/cases.js';
 import { seedCatalog } from '../../bench/catalog-seed.js';
 import { loadPreset } from '../../src/model/load.js';
-import { baselineTarget, fetchJson, firstDifference, latticeTarget, measure } from '../../bench/load.js';
-import { combineRounds, formatReport, measureCpuBusy, median } from '../../bench/run.js';
+import { baselineTarget, dataloaderTarget, fetchJson, firstDifference, latticeTarget, measure } from '../../bench/load.js';
+import { PEERS_DIR, startDataLoaderServer } from '../../bench/peers.js';
+import { combineRounds, median } from '../../bench/measure.js';
+import { formatReport } from '../../bench/report.js';
+import { measureCpuBusy } from '../../bench/run.js';
 import { seed } from '../../bench/seed.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { buildServer } from '../../src/server/app.js';
 import { createTestDb, type TestDb } from '../support/db.js';
 
 const url = process.env.TEST_DATABASE_URL;
+/** The graphql-js + DataLoader peer is checked when bench/peers is installed (`npm install --prefix bench/peers`). */
+const hasDataLoader = ['dataloader', 'graphql', 'pg'].every((pkg) => existsSync(join(PEERS_DIR, 'node_modules', pkg, 'package.json')));
 
 describe.skipIf(!url)('benchmark harness (postgres)', () => {
   let t: TestDb;
@@ -25,6 +33,7 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
   let address: string;
   let baseline: BaselineServer;
   let projectId: string;
+  let context: CaseContext;
   let auth: string;
 
   beforeAll(async () => {
@@ -32,6 +41,7 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     const size = { experiments: 7, trialsPerExperiment: 3, runsPerTrial: 2, stepsPerRun: 4 };
     const seeded = await seed(t.db, t.model, size);
     projectId = seeded.projectId;
+    context = { projectId, experimentId: seeded.experimentId, trialId: seeded.trialId };
     expect(seeded.counts).toEqual({ projects: 1, experiments: 7, trials: 21, runs: 42, metrics: 42 * 4 * 3 });
     const key = await createApiKey(t.db, { projectId: null, role: 'admin' });
     auth = `Bearer ${key.secret_key}`;
@@ -40,7 +50,12 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     const dbName = (await t.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;
     const dbUrl = new URL(url!);
     dbUrl.pathname = `/${dbName}`;
-    baseline = await startBaseline({ connectionString: dbUrl.toString(), cases: CASES.filter((c) => c.database === 'experiments'), poolSize: 2 });
+    baseline = await startBaseline({
+      connectionString: dbUrl.toString(),
+      cases: CASES.filter((c) => c.database === 'experiments'),
+      context,
+      poolSize: 2,
+    });
   });
 
   afterAll(async () => {
@@ -72,6 +87,23 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     expect(groups.map((g) => g.key.step)).toEqual([1, 2, 3, 4]);
     expect(groups.every((g) => g.count === 42)).toBe(true);
     expect(AGGREGATE.describe(b.value)).toBe('4 groups over 168 rows');
+  });
+
+  it('Lattice and the baseline answer the list and point queries identically', async () => {
+    for (const benchCase of [LIST, POINT]) {
+      const [a, b] = await Promise.all([
+        fetchJson(latticeTarget(address, auth, benchCase, context)),
+        fetchJson(baselineTarget(baseline.url, benchCase, projectId)),
+      ]);
+      expect(firstDifference(a.value, b.value)).toBeNull();
+    }
+    const list = await fetchJson(latticeTarget(address, auth, LIST, context));
+    const metrics = (list.value as { data: { trial_metrics: { step: number }[] } }).data.trial_metrics;
+    // The seeded trial has 2 runs × 4 steps × 3 keys, all under the limit of 500, ordered by step.
+    expect(metrics).toHaveLength(24);
+    expect(metrics.map((m) => m.step)).toEqual([...metrics.map((m) => m.step)].sort((x, y) => x - y));
+    const point = await fetchJson(latticeTarget(address, auth, POINT, context));
+    expect(POINT.describe(point.value)).toBe('experiment "experiment-007"');
   });
 
   it('firstDifference names the path of a mismatch', () => {
@@ -110,6 +142,13 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
     expect(result.requests).toBeGreaterThan(0);
     expect(result.requestsPerSecond).toBeGreaterThan(0);
     expect(result.p99).toBeGreaterThanOrEqual(result.p50);
+    const server = (id: 'baseline' | 'lattice' | 'dataloader', rate: number, rss: number | null) => ({
+      server: id,
+      load: { ...result, requestsPerSecond: rate },
+      cpuMsPerRequest: 1.25,
+      postgresCpuMsPerRequest: null,
+      peakRssBytes: rss,
+    });
     const report = {
       date: '2026-01-01T00:00:00Z',
       node: 'v20',
@@ -122,25 +161,34 @@ describe.skipIf(!url)('benchmark harness (postgres)', () => {
       duration: 1,
       warmup: 0,
       rounds: 2,
+      peers: ['PostGraphile: skipped: postgraphile not installed in bench/peers (offline)'],
       cases: [
         {
           id: 'dashboard',
           title: DASHBOARD.title,
           answer: '46 objects',
           answerBytes: 2048,
-          roundRatios: [0.5, 0.52],
-          lattice: { ...result, name: 'Lattice', requestsPerSecond: result.requestsPerSecond / 2 },
-          baseline: result,
+          servers: [server('baseline', 200, 100 * 2 ** 20), server('lattice', 100, 150 * 2 ** 20), server('dataloader', 50, null)],
+          roundRatios: { baseline: [0.5, 0.52], dataloader: [2, 2.1] },
+          notMeasured: [{ server: 'postgraphile' as const, reason: 'skipped: not installed' }],
         },
       ],
     };
     const md = formatReport(report);
-    expect(md).toMatch(/\| dashboard \| [\d,.]+ \| [\d,.]+ \| \*\*0\.50×\*\* \|/);
+    // Summary: one req/s column per server that ran, then Lattice's ratio to each other server.
+    expect(md).toContain('| Query | hand-written req/s | Lattice req/s | graphql-js + DataLoader req/s | Lattice / hand-written | Lattice / graphql-js + DataLoader |');
+    expect(md).toContain('| dashboard | 200.0 | 100.0 | 50.0 | **0.50×** | 2.00× |');
+    expect(md).toContain('| dashboard | 100 | 150 | n/a |'); // peak RSS in MiB
     expect(md).toContain('## dashboard: nested: project → 5 newest experiments');
+    expect(md).toContain('| Lattice | 100.0 |');
+    expect(md).toMatch(/\| Lattice \| 100\.0 \| [\d.]+ \| [\d.]+ \| 1\.25 \| n\/a \| 150 \|/);
     expect(md).toContain('46 objects, 2.0 KiB of JSON');
     expect(md).toContain('504 metrics');
-    expect(md).toContain('Lattice / baseline per round: 0.50×, 0.52×');
-    expect(md).toContain('then 2 rounds of 1 s per server, alternating');
+    expect(md).toContain('Lattice / hand-written per round: 0.50×, 0.52×');
+    expect(md).toContain('Lattice / graphql-js + DataLoader per round: 2.00×, 2.10×');
+    expect(md).toContain('- PostGraphile 5: n/a — skipped: not installed');
+    expect(md).toContain('- PostGraphile: skipped: postgraphile not installed in bench/peers (offline)');
+    expect(md).toContain('then 2 rounds of 1 s per server, the order rotating');
     expect(md).toMatch(/CPU busy in the second before the run: 60 % of 2 CPUs — \*\*the machine was busy/);
     expect(formatReport({ ...report, cpuBusyAtStart: 0.05 })).not.toMatch(/machine was busy/);
   });
@@ -225,4 +273,19 @@ describe.skipIf(!url)('benchmark harness: the catalog case (postgres)', () => {
     const distances = records.map((r) => r._distance);
     expect(distances).toEqual([...distances].sort((x, y) => x - y));
   });
+
+  it.skipIf(!hasDataLoader)('the graphql-js + DataLoader peer answers the catalog query as Lattice does', async () => {
+    const dbName = (await t.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;
+    const dbUrl = new URL(url!);
+    dbUrl.pathname = `/${dbName}`;
+    const peer = await startDataLoaderServer({ url: dbUrl.toString(), vectors: 'real[]', applicationName: 'bench-test-dataloader' });
+    try {
+      const benchCase = catalogCase('real[]');
+      const [a, b] = await Promise.all([fetchJson(latticeTarget(address, auth, benchCase, context)), fetchJson(dataloaderTarget(peer.url, benchCase, context))]);
+      expect(firstDifference(a.value, b.value)).toBeNull();
+      expect((b.value as { data: { records: unknown[] } }).data.records.length).toBeGreaterThan(0);
+    } finally {
+      await peer.close();
+    }
+  }, 60_000);
 });

@@ -3,18 +3,16 @@
  * server on a held PGlite data directory, an idempotent restart, and a restart with a changed model file
  * (additive change applied and served; destructive change refused) — on PGlite (on disk) and PostgreSQL.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { startServe, type ServeOptions } from '../../src/cli/serve.js';
 import { readDataDirLock } from '../../src/db/open.js';
 import { readCredentials } from '../../src/server/bootstrap.js';
-import { TEST_KINDS } from '../support/db.js';
+import { createEmptyPostgresDatabase, TEST_KINDS } from '../support/db.js';
 
 function capture(): CliIo & { lines: string[] } {
   const lines: string[] = [];
@@ -24,20 +22,14 @@ function capture(): CliIo & { lines: string[] } {
 describe.each(TEST_KINDS)('lattice serve on %s', (kind) => {
   let dir: string;
   let options: ServeOptions;
-  let admin: pg.Pool | undefined;
-  let dbName: string | undefined;
+  let pgDb: { url: string; drop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lattice-serve-'));
     let databaseUrl: string | undefined;
     if (kind === 'postgres') {
-      admin = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 1 });
-      admin.on('error', () => undefined); // an idle connection ended by the server is replaced on next use
-      dbName = `lattice_t_${randomBytes(6).toString('hex')}`;
-      await admin.query(`CREATE DATABASE "${dbName}"`);
-      const u = new URL(process.env.TEST_DATABASE_URL!);
-      u.pathname = `/${dbName}`;
-      databaseUrl = u.toString();
+      pgDb = await createEmptyPostgresDatabase();
+      databaseUrl = pgDb.url;
     }
     options = {
       port: 0,
@@ -51,8 +43,7 @@ describe.each(TEST_KINDS)('lattice serve on %s', (kind) => {
     };
   });
   afterAll(async () => {
-    if (admin && dbName) await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin?.end();
+    await pgDb?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -3,18 +3,16 @@
  * the catalog demo of Lattice's own node_modules is loaded through REST, the banner's first query works on
  * it, and `lattice demo --preset catalog` loads another folder into another project.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { startServe, type RunningServer } from '../../src/cli/serve.js';
 import { demoForModel } from '../../src/demo/registry.js';
 import { readCredentials } from '../../src/server/bootstrap.js';
-import { TEST_KINDS } from '../support/db.js';
+import { createEmptyPostgresDatabase, TEST_KINDS } from '../support/db.js';
 import { writeCatalogFixture, type CatalogFixture } from './catalog-fixture.js';
 
 function capture(): CliIo & { lines: string[] } {
@@ -24,8 +22,7 @@ function capture(): CliIo & { lines: string[] } {
 
 describe.each(TEST_KINDS)('lattice serve --preset catalog (%s)', (kind) => {
   let dir: string;
-  let admin: pg.Pool | undefined;
-  let dbName: string | undefined;
+  let pgDb: { url: string; drop(): Promise<void> } | undefined;
   let server: RunningServer;
   let fixture: CatalogFixture;
   const io = capture();
@@ -35,13 +32,8 @@ describe.each(TEST_KINDS)('lattice serve --preset catalog (%s)', (kind) => {
     fixture = await writeCatalogFixture();
     let databaseUrl: string | undefined;
     if (kind === 'postgres') {
-      admin = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 1 });
-      admin.on('error', () => undefined);
-      dbName = `lattice_t_${randomBytes(6).toString('hex')}`;
-      await admin.query(`CREATE DATABASE "${dbName}"`);
-      const u = new URL(process.env.TEST_DATABASE_URL!);
-      u.pathname = `/${dbName}`;
-      databaseUrl = u.toString();
+      pgDb = await createEmptyPostgresDatabase();
+      databaseUrl = pgDb.url;
     }
     server = await startServe(
       {
@@ -61,8 +53,7 @@ describe.each(TEST_KINDS)('lattice serve --preset catalog (%s)', (kind) => {
 
   afterAll(async () => {
     await server?.close();
-    if (admin && dbName) await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin?.end();
+    await pgDb?.drop();
     await fixture?.remove();
     await rm(dir, { recursive: true, force: true });
   });

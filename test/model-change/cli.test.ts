@@ -4,18 +4,16 @@
  * differing model file, and `serve --watch` applying the file as it is saved (a destructive save refused,
  * the server keeps serving). PGlite (on disk) and PostgreSQL.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { startServe, type RunningServer, type ServeOptions } from '../../src/cli/serve.js';
 import { readCredentials } from '../../src/server/bootstrap.js';
-import { TEST_KINDS } from '../support/db.js';
+import { createEmptyPostgresDatabase, TEST_KINDS } from '../support/db.js';
 import { trackerDoc, trackerDocAdded } from './support.js';
 
 function capture(): CliIo & { lines: string[] } {
@@ -26,8 +24,7 @@ function capture(): CliIo & { lines: string[] } {
 describe.each(TEST_KINDS)('lattice model and serve --watch on %s', (kind) => {
   let dir: string;
   let options: ServeOptions;
-  let admin: pg.Pool | undefined;
-  let dbName: string | undefined;
+  let pgDb: { url: string; drop(): Promise<void> } | undefined;
   let databaseUrl: string | undefined;
   let server: RunningServer | undefined;
   const file = (name: string) => path.join(dir, name);
@@ -51,13 +48,8 @@ describe.each(TEST_KINDS)('lattice model and serve --watch on %s', (kind) => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lattice-model-'));
     if (kind === 'postgres') {
-      admin = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 1 });
-      admin.on('error', () => undefined);
-      dbName = `lattice_t_${randomBytes(6).toString('hex')}`;
-      await admin.query(`CREATE DATABASE "${dbName}"`);
-      const u = new URL(process.env.TEST_DATABASE_URL!);
-      u.pathname = `/${dbName}`;
-      databaseUrl = u.toString();
+      pgDb = await createEmptyPostgresDatabase();
+      databaseUrl = pgDb.url;
     }
     await writeFile(file('v1.yaml'), stringify(trackerDoc()));
     await writeFile(file('v2.yaml'), stringify(trackerDocAdded()));
@@ -77,8 +69,7 @@ describe.each(TEST_KINDS)('lattice model and serve --watch on %s', (kind) => {
   });
   afterAll(async () => {
     await server?.close();
-    if (admin && dbName) await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin?.end();
+    await pgDb?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -126,3 +126,32 @@ function toParam(v: unknown): unknown {
 export function testPrincipal(role: Role, projectIds: readonly string[] = [], userId?: string): Principal {
   return { kind: 'api_key', id: `test-${role}`, role, projectIds, ...(userId ? { userId } : {}) };
 }
+
+/**
+ * An empty PostgreSQL database `lattice_t_<random>` (not migrated), for tests that start `lattice serve` on
+ * a URL of their own.
+ * @returns its URL and `drop` (WITH (FORCE), idempotent)
+ * @throws when TEST_DATABASE_URL is unset or the server refuses
+ */
+export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!TEST_DATABASE_URL) throw new Error('createEmptyPostgresDatabase needs TEST_DATABASE_URL');
+  const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
+  admin.on('error', () => undefined); // an idle connection ended by the server is replaced on next use
+  const name = `lattice_t_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  return {
+    url: url.toString(),
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

@@ -154,6 +154,8 @@ export async function startServe(options: ServeOptions, io: CliIo): Promise<Runn
     model = await startModel(db, fileModel, options, io);
     const migrated = await migrateModel(db, model, io);
     modelVersion = migrated.version;
+    // Opens the request login now that migrations gave the role LOGIN: a required login that fails stops the start.
+    await db.requestIsolation?.();
     const config = options.introspection === false ? { introspection: false } : {};
     ({ app, ctx } = await buildServer({ db, model, modelVersion, config, logger: loggerOptions({ level: options.logLevel }) }));
     try {

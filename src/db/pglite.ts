@@ -17,7 +17,7 @@ import type { Principal } from '../auth/principal.js';
 import { quoteIdent } from '../query/sql/ident.js';
 import { PGLITE_PARSERS } from './parsers.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams } from './session.js';
-import type { Db, DbStats, Queryable, QueryResult } from './types.js';
+import type { Db, DbStats, Queryable, QueryResult, RequestIsolation } from './types.js';
 
 /** Options of `openPglite`. */
 export interface PgliteOptions {
@@ -58,6 +58,11 @@ class PgliteDb implements Db {
 
   queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     return this.withPrincipal(principal, (tx) => tx.query<R>(text, params));
+  }
+
+  /** Always `set-role`: one embedded connection, logged in as a superuser (see ARCHITECTURE, "Request role"). */
+  async requestIsolation(): Promise<RequestIsolation> {
+    return 'set-role';
   }
 
   async listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {

@@ -14,6 +14,12 @@
  *   callback that sends nothing costs nothing. Writes keep this (savepoints need an explicit transaction block).
  * - Statements with bind parameters inside `withPrincipal` and `queryAs` run as named prepared statements, a
  *   bounded set per connection (`prepared.ts`).
+ * - Two pools: the owner's (`query`, `transaction`, LISTEN: migrations, bootstrap, API-key look-ups, admin) and
+ *   the request pool (`withPrincipal`, `queryAs`), whose connections log in as the non-owner request role, so a
+ *   statement inside a request cannot `RESET ROLE` / `SET ROLE` back to the owner (`request-login.ts`: where the
+ *   login comes from, the safety probe, the fallback). The request pool is opened on the first request (after
+ *   migrations have given the role its login); the settings statement still sets the role, which on the login
+ *   pool is a no-op for `lattice_request` itself and the switch for an operator's login that is a member of it.
  * - `stats.statements` counts only statements callers send through `query()` / `queryAs()`.
  *
  * Decision (issue 9 item 1), measured with `bench/round-trips.ts`: a point lookup by id through RLS, PostgreSQL
@@ -43,6 +49,14 @@ import { PG_TYPES } from './parsers.js';
 import { PgListener } from './pg-listener.js';
 import type { PipelineStep, StepResult } from './pipeline.js';
 import { preparedStep, queryPrepared, resultsOf, runSteps } from './prepared.js';
+import {
+  isLoginProblem,
+  probeRequestLogin,
+  requestLoginConfig,
+  requestLoginProblem,
+  type RequestIsolation,
+  type RequestLoginConfig,
+} from './request-login.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams, statementTimeoutMs } from './session.js';
 import type { Db, DbStats, Queryable, QueryResult } from './types.js';
 
@@ -58,6 +72,23 @@ export interface PostgresOptions {
   onError?: (err: Error) => void;
   /** `statement_timeout` of request transactions in ms (default `statementTimeoutMs()`; 0 = none). */
   statementTimeoutMs?: number;
+  /** URL of the request login (default: `LATTICE_REQUEST_DATABASE_URL`, else derived; see `request-login.ts`). */
+  requestConnectionString?: string;
+  /** Refuse, rather than fall back, when the request login fails (default: `LATTICE_REQUIRE_REQUEST_LOGIN`). */
+  requireRequestLogin?: boolean;
+  /** Receives the warning of the fallback to the owner login (default: written to stderr). */
+  onWarning?: (message: string) => void;
+}
+
+/** What `PostgresDb` needs besides its owner pool. */
+interface PostgresDbParts {
+  readonly listener: PgListener;
+  readonly statementTimeoutMs: number;
+  /** Pool config shared by both pools (types, time zone, application name, size). */
+  readonly base: pg.PoolConfig;
+  readonly login: RequestLoginConfig;
+  readonly onError?: (err: Error) => void;
+  readonly warn: (message: string) => void;
 }
 
 type PgResultLike = { rows?: unknown[]; rowCount?: number | null };
@@ -76,12 +107,28 @@ class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
   readonly stats: DbStats = { statements: 0 };
   private closed = false;
+  private readonly listener: PgListener;
+  private readonly statementTimeoutMs: number;
+  /** The request pool once resolved: its own pool, or the owner pool on the fallback; unset until the first request. */
+  private requestPool: Promise<pg.Pool> | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly listener: PgListener,
-    private readonly statementTimeoutMs: number,
-  ) {}
+    private readonly parts: PostgresDbParts,
+  ) {
+    this.listener = parts.listener;
+    this.statementTimeoutMs = parts.statementTimeoutMs;
+  }
+
+  /**
+   * How request transactions run: `login` (their own pool, logged in as the request role) or `set-role` (the
+   * owner pool with `set_config('role', ...)`, after the warned fallback). Opens the request pool when needed.
+   * @throws Error with what to configure when the login fails and is required; the driver's error when the
+   *         server is unreachable (tried again on the next call)
+   */
+  async requestIsolation(): Promise<RequestIsolation> {
+    return (await this.requestPoolReady()) === this.pool ? 'set-role' : 'login';
+  }
 
   async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     this.stats.statements++;
@@ -89,18 +136,20 @@ class PostgresDb implements Db {
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.run({ name: 'lattice_owner_settings', text: OWNER_SETTINGS_SQL }, fn);
+    return this.run(this.pool, { name: 'lattice_owner_settings', text: OWNER_SETTINGS_SQL }, fn);
   }
 
   async withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // Request statements recur (compiled from documents of the same shape): run them as prepared statements.
-    return this.run(this.principalStep(principal), fn, true);
+    const settings = this.principalStep(principal);
+    return this.run(await this.requestPoolReady(), settings, fn, true);
   }
 
   async queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     const settings = this.principalStep(principal);
+    const pool = await this.requestPoolReady();
     this.stats.statements++;
-    return this.withClient(async (client) => {
+    return this.withClient(pool, async (client) => {
       // No BEGIN: the settings and the statement are one implicit transaction, ended (committed, or aborted on
       // error) by the pipeline's single Sync, which also undoes every transaction-local setting and the role.
       const step = params && params.length > 0 ? preparedStep(client, text, params) : { text };
@@ -116,7 +165,48 @@ class PostgresDb implements Db {
     if (this.closed) return;
     this.closed = true;
     await this.listener.close();
+    const requestPool = await this.requestPool?.catch(() => undefined);
+    if (requestPool && requestPool !== this.pool) await requestPool.end();
     await this.pool.end();
+  }
+
+  /** The pool of request transactions, resolved once (a transient or required failure is retried next time). */
+  private requestPoolReady(): Promise<pg.Pool> {
+    if (this.closed) return Promise.reject(new Error('The database has been closed.'));
+    this.requestPool ??= this.openRequestPool().catch((err: unknown) => {
+      this.requestPool = undefined;
+      throw err;
+    });
+    return this.requestPool;
+  }
+
+  /**
+   * Open and probe the request pool (`request-login.ts`). On a failed or unsafe login: an error when required,
+   * else the owner pool with a warning.
+   */
+  private async openRequestPool(): Promise<pg.Pool> {
+    const { login, base, onError, warn } = this.parts;
+    let reason = login.underivable;
+    if (reason === undefined) {
+      const pool = new pg.Pool({ ...base, connectionString: login.url });
+      pool.on('error', (err) => onError?.(err));
+      try {
+        const { rows } = await this.pool.query<{ owner: string }>('SELECT current_user AS owner');
+        await probeRequestLogin(pool, rows[0].owner);
+        return pool;
+      } catch (err) {
+        await pool.end().catch(() => undefined);
+        if (!isLoginProblem(err)) throw err;
+        reason = (err as Error).message;
+      }
+    }
+    const problem = requestLoginProblem(login, reason);
+    if (login.required) throw new Error(problem);
+    warn(
+      `WARNING: ${problem} Falling back to the owner login with SET ROLE per transaction: a statement inside a ` +
+        `request could RESET ROLE to the owner. Set LATTICE_REQUIRE_REQUEST_LOGIN=1 to refuse to start instead.`,
+    );
+    return this.pool;
   }
 
   /** The named settings statement for a principal (validated eagerly: a bad principal never reaches SQL). */
@@ -128,8 +218,8 @@ class PostgresDb implements Db {
    * Check out a connection for `fn` and release it afterwards; a connection that failed (socket error, failed
    * ROLLBACK) is discarded instead of going back to the pool.
    */
-  private async withClient<T>(fn: (client: pg.PoolClient, fail: (err: Error) => void) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  private async withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient, fail: (err: Error) => void) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
     let broken: Error | undefined;
     // A checked-out client is the caller's to watch: the pool's idle listener is off. Without this, a
     // connection the server ends mid-transaction (restart, pg_terminate_backend, failover) emits an 'error'
@@ -150,10 +240,11 @@ class PostgresDb implements Db {
    * One explicit transaction around `fn`, started lazily: the first statement travels in one pipeline with
    * BEGIN and the settings (one round trip), later statements one round trip each, then COMMIT — or ROLLBACK
    * when `fn` throws. A callback that sends no statement costs no round trip at all.
+   * @param pool the owner pool or the request pool
    * @param prepare run statements with bind parameters as named prepared statements (`prepared.ts`)
    */
-  private run<T>(settings: PipelineStep, fn: (tx: Queryable) => Promise<T>, prepare = false): Promise<T> {
-    return this.withClient(async (client, fail) => {
+  private run<T>(pool: pg.Pool, settings: PipelineStep, fn: (tx: Queryable) => Promise<T>, prepare = false): Promise<T> {
+    return this.withClient(pool, async (client, fail) => {
       let started = false;
       let startError: Error | undefined;
       let done = false;
@@ -207,13 +298,18 @@ class PostgresDb implements Db {
  *         host/database in the message; the pool is closed again.
  */
 export async function openPostgres(options: PostgresOptions): Promise<Db> {
+  const login = requestLoginConfig(options.connectionString, process.env, {
+    url: options.requestConnectionString,
+    required: options.requireRequestLogin,
+  });
   const base: pg.ClientConfig = {
     connectionString: options.connectionString,
     application_name: options.applicationName ?? 'lattice',
     options: '-c TimeZone=UTC',
     types: PG_TYPES,
   };
-  const pool = new pg.Pool({ ...base, max: options.max ?? 10 });
+  const poolConfig: pg.PoolConfig = { ...base, max: options.max ?? 10 };
+  const pool = new pg.Pool(poolConfig);
   pool.on('error', (err) => options.onError?.(err));
   try {
     await pool.query('SELECT 1');
@@ -223,7 +319,14 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     (err as Error).message = `Cannot connect to PostgreSQL at ${where}: ${(err as Error).message}`;
     throw err;
   }
-  return new PostgresDb(pool, new PgListener(base), options.statementTimeoutMs ?? statementTimeoutMs());
+  return new PostgresDb(pool, {
+    listener: new PgListener(base),
+    statementTimeoutMs: options.statementTimeoutMs ?? statementTimeoutMs(),
+    base: poolConfig,
+    login,
+    onError: options.onError,
+    warn: options.onWarning ?? ((message) => process.stderr.write(`${message}\n`)),
+  });
 }
 
 /** `host:port/database` of a URL without credentials, for error messages. */

@@ -56,12 +56,24 @@ export interface Db extends Queryable {
    */
   queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 
+  /**
+   * How request transactions are isolated from the owner (`request-login.ts`): `login` when they run on
+   * connections that log in as the request role (PostgreSQL), `set-role` when they switch with `SET ROLE` per
+   * transaction (PGlite; PostgreSQL's warned fallback). Server start calls it after migrations, so a required
+   * but failing request login stops the start. Optional: test doubles may omit it.
+   * @throws Error saying what to configure when the request login is required and fails
+   */
+  requestIsolation?(): Promise<RequestIsolation>;
+
   /** Subscribe to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
 
   /** Close the pool or the embedded instance. */
   close(): Promise<void>;
 }
+
+/** How request transactions are isolated from the owner login; see `Db.requestIsolation`. */
+export type RequestIsolation = 'login' | 'set-role';
 
 /** The non-owner role requests run as (SPEC S-6). */
 export const REQUEST_ROLE = 'lattice_request';

@@ -17,6 +17,14 @@ export function uuidV7Default(systemSchema: string): string {
  * databases race here: the loser gets `duplicate_object` (already committed) or `unique_violation` (committed
  * while we waited on the catalog index); both mean "it exists". A non-superuser owner is granted the role so it
  * may `SET ROLE` to it.
+ *
+ * The role may LOG IN (issue 8 item 4): request connections log in as it, so `RESET ROLE` inside a request
+ * cannot reach the owner (`request-login.ts`). It gets no password here: with trust/peer/cert authentication it
+ * logs in as is; with password authentication the operator sets one (`ALTER ROLE lattice_request PASSWORD ...`)
+ * and `LATTICE_REQUEST_DATABASE_URL`. A role created NOLOGIN by an older version is given LOGIN when the owner
+ * may alter roles (superuser or CREATEROLE); otherwise it is left alone and request connections take the
+ * documented fallback. Parallel migrations altering it at once may fail with "tuple concurrently updated"
+ * (SQLSTATE XX000): the other one did it, so that is ignored too.
  */
 export function roleDdl(): string[] {
   return [
@@ -24,8 +32,15 @@ export function roleDdl(): string[] {
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${REQUEST_ROLE}') THEN
     BEGIN
-      CREATE ROLE ${quoteIdent(REQUEST_ROLE)} NOLOGIN;
+      CREATE ROLE ${quoteIdent(REQUEST_ROLE)} LOGIN;
     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
+  IF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = '${REQUEST_ROLE}')
+     AND (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+    BEGIN
+      ALTER ROLE ${quoteIdent(REQUEST_ROLE)} LOGIN;
+    EXCEPTION WHEN internal_error OR insufficient_privilege THEN NULL;
     END;
   END IF;
   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)

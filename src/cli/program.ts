@@ -10,6 +10,7 @@ import { DEFAULT_CREDENTIALS_FILE, readCredentials } from '../server/bootstrap.j
 import { authorizationFor, DEFAULT_URL, resolveAdminTarget, type AdminTarget, type TargetOptions } from './admin-target.js';
 import { CliError, processIo, type CliIo } from './io.js';
 import { loadModelOption, migrateModel } from './model-option.js';
+import { runIngest } from './ingest.js';
 import { openapiText, schemaSdl } from './schema.js';
 import { startServe, type ServeOptions } from './serve.js';
 import { stringify as stringifyYaml } from 'yaml';
@@ -287,8 +288,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   program
     .command('demo')
     .description(
-      'load a preset\'s demo data into a running server through REST: experiments (train classifiers on Iris) or ' +
-        'catalog (the npm packages in node_modules)',
+      'load a preset\'s demo data into a running server through REST: experiments (train classifiers on Iris), ' +
+        'catalog (the npm packages in node_modules) or traces (a retrieval assistant over the docs, sent over OTLP)',
     )
     .option('--preset <name>', `preset whose demo to load (${demoModels().join(', ')}); the server must serve that preset`, 'experiments')
     .option('--node-modules-root <dir>', 'catalog: the folder holding package.json and node_modules (default: Lattice\'s own)')
@@ -306,6 +307,48 @@ export function buildProgram(io: CliIo = processIo): Command {
       const projectId = flags.project ?? (flags.key ? undefined : creds?.project_id || undefined);
       const summary = await demo.run({ baseUrl, auth: authorizationFor(key), projectId, rootDir: flags.nodeModulesRoot, log: (l) => io.out(l) });
       io.out(`Demo data loaded into ${baseUrl}: ${summary}.`);
+    });
+
+  program
+    .command('ingest')
+    .description('stream a JSONL or CSV file into a running server through REST in batches (resumable; rejected lines reported)')
+    .argument('<file>', 'a .jsonl file (one object per line) or a .csv file (header row = field names)')
+    .option('--entity <name>', 'entity of the rows (not with --format langfuse)')
+    .addOption(new Option('--format <format>', 'input format; auto: by extension').choices(['auto', 'jsonl', 'csv', 'langfuse']).default('auto'))
+    .option('--delimiter <char>', 'CSV delimiter', ',')
+    .option('--batch-size <n>', 'events per request (at most 1000)', (v) => Number(v), 500)
+    .option('--concurrency <n>', 'batches in flight', (v) => Number(v), 3)
+    .option('--restart', 'ignore an existing checkpoint and start from the first line')
+    .option('--url <url>', `server (default: url in ${DEFAULT_CREDENTIALS_FILE}, else ${DEFAULT_URL})`)
+    .option('--key <secret>', 'a key that may write: secret, or public:secret (default: the key in the credentials file)')
+    .option('--project <id>', 'target project of the rows (default: the credentials file project)')
+    .option('--credentials-file <file>', 'credentials file', DEFAULT_CREDENTIALS_FILE)
+    .action(async (file: string, flags: { entity?: string; format: 'auto' | 'jsonl' | 'csv' | 'langfuse'; delimiter: string; batchSize: number; concurrency: number; restart?: boolean; url?: string; key?: string; project?: string; credentialsFile: string }) => {
+      const creds = await readCredentials(flags.credentialsFile);
+      const key = flags.key ?? creds?.secret_key;
+      if (!key) throw new CliError(`No key: pass --key <secret> or run from the folder holding ${DEFAULT_CREDENTIALS_FILE}.`);
+      const abort = new AbortController();
+      const onSigint = () => {
+        io.err('SIGINT: finishing the batches in flight, then stopping; rerun the same command to resume.');
+        abort.abort();
+      };
+      process.once('SIGINT', onSigint);
+      try {
+        const s = await runIngest(
+          {
+            file, entity: flags.entity, format: flags.format, delimiter: flags.delimiter, batchSize: flags.batchSize, concurrency: flags.concurrency,
+            restart: flags.restart, url: flags.url ?? (creds?.url || DEFAULT_URL), auth: authorizationFor(key),
+            projectId: flags.format === 'langfuse' ? undefined : flags.project ?? (flags.key ? undefined : creds?.project_id || undefined),
+            signal: abort.signal, progress: process.stderr.isTTY ? 'bar' : 'lines',
+          },
+          io,
+        );
+        if (s.interrupted) throw new CliError(`Interrupted: ${s.accepted} rows accepted so far; rerun the same command to resume.`);
+        io.out(`Ingested ${file}: ${s.accepted} rows accepted, ${s.rejected} rejected, ${s.batches} batches in ${s.seconds.toFixed(1)} s (${Math.round((s.accepted + s.rejected) / Math.max(s.seconds, 0.001))} rows/s)${s.resumedFromLine ? `, resumed after line ${s.resumedFromLine}` : ''}.`);
+        if (s.rejected) throw new CliError(`${s.rejected} line(s) were rejected; their line numbers and reasons are in ${s.rejectedFile}.`, 2);
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
     });
 
   return program;

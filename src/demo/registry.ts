@@ -14,7 +14,10 @@ export interface DemoTarget {
   readonly projectId?: string;
   /** Progress lines. */
   readonly log?: (line: string) => void;
-  /** Catalog demo only: the folder whose node_modules is catalogued (default: Lattice's own). */
+  /**
+   * Catalog demo: the folder whose node_modules is catalogued; traces demo: the folder whose README.md and
+   * docs/*.md are answered from (default for both: Lattice's own).
+   */
   readonly rootDir?: string;
 }
 
@@ -49,6 +52,21 @@ const DEMOS: Readonly<Record<string, PresetDemo>> = {
       return (
         `${r.record} records in ${r.dataset} datasets, ${r.topic_classification} topic classifications, ` +
         `${r.package_profile} package profiles, ${r.user} users, ${r.ownership} ownerships, ${r.dependency} dependencies`
+      );
+    },
+  },
+  traces: {
+    loading: 'a retrieval assistant answering questions over Lattice\'s documentation, traced with OpenTelemetry',
+    firstQuery:
+      '{ traces(limit: 3, order_by: { timestamp: DESC }) { name user_id input observations(filter: { parent_id: { is_null: true } }, limit: 1) ' +
+      '{ name type latency_ms children(limit: 10) { name type model input_tokens output_tokens total_cost latency_ms } } scores(limit: 10) { name value } } ' +
+      'observation_aggregate(filter: { type: { eq: GENERATION } }, group_by: [model]) { key { model } count sum { total_tokens total_cost } } }',
+    async run(target) {
+      const { runTracesDemo } = await import('./traces/run.js');
+      const s = await runTracesDemo(target);
+      return (
+        `${s.traces} traces, ${s.spans} spans, ${s.scores} scores, ${s.inputTokens + s.outputTokens} tokens, ` +
+        `$${s.cost.toFixed(6)} at stated demo prices, retrieval hit@3 ${s.hitAt3.toFixed(2)}, answer keyword rate ${s.keywordRate.toFixed(2)}`
       );
     },
   },

@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'ROW_LIMIT_EXCEEDED'
   | 'QUERY_TOO_COMPLEX'
+  | 'COST_LIMIT_EXCEEDED'
+  | 'RATE_LIMITED'
   | 'PERSISTED_QUERY_NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNKNOWN_DOCUMENT'
@@ -30,6 +32,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   CONFLICT: 409,
   ROW_LIMIT_EXCEEDED: 400,
   QUERY_TOO_COMPLEX: 400,
+  /** A GraphQL operation whose estimated cost is above `limits.maxCost` (SPEC G-12, `src/graphql/plan/cost.ts`). */
+  COST_LIMIT_EXCEEDED: 400,
+  /** Too many requests from one principal (or IP) in the rate-limit window; `Retry-After` says when to retry. */
+  RATE_LIMITED: 429,
   PERSISTED_QUERY_NOT_FOUND: 400,
   PAYLOAD_TOO_LARGE: 413,
   /** A persisted document id (GraphQL-over-HTTP `documentId`, APQ hash) that is not in the allow-list. */

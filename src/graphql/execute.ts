@@ -17,7 +17,7 @@
  * validation, variables, arguments, limits) are 4xx without `data`; the HTTP layer downgrades them to 200
  * for `application/json` clients.
  */
-import { execute, type DocumentNode, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { execute, getVariableValues, type DocumentNode, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import { queryableAs } from '../db/session.js';
 import type { Db, Queryable } from '../db/types.js';
@@ -30,6 +30,7 @@ import { formatErrors, GraphQLRequestError, requestError, statusOf } from './err
 import { executeMutation } from './mutation/execute.js';
 import { lookupPlan } from './plan-cache.js';
 import { planMutation } from './mutation/plan.js';
+import { checkCost } from './plan/cost.js';
 import { analyzeOperation, selectOperation } from './plan/operation.js';
 
 /** What `executeGraphQL` needs (an AppContext-like bag for one request). */
@@ -168,6 +169,9 @@ export async function executeGraphQL(
     const op = selectOperation(document, request.operationName);
     if (op.operation === 'mutation') {
       const plan = planMutation(planCtx, document, op, request.variables);
+      // The cost limit (SPEC G-12) on the mutation's selections; the variables were coerced by planMutation.
+      const coerced = getVariableValues(ctx.schema, op.variableDefinitions ?? [], { ...(request.variables ?? {}) });
+      if (!coerced.errors) checkCost(ctx.schema, document, op, coerced.coerced, ctx.config.limits);
       trace.plan_ms = elapsedMs(phase);
       try {
         const data = await executeMutation({ model: ctx.model, db: ctx.db, principal: ctx.principal, mode: ctx.config.mode, compile: ctx.compile }, plan, trace);

@@ -14,7 +14,8 @@
  *   rebuild each bind parameter from the new variables and principal.
  *
  * A hit coerces the variables with graphql-js (`getVariableValues`: the same coercion and errors as the
- * planner), builds the key, checks each free value against its guard and fills in the parameters. Everything
+ * planner), re-checks the cost limit (`plan/cost.ts`: list sizes are free parameters, so a cached plan must
+ * not let a larger `first` through), builds the key, checks each free value against its guard and fills in the parameters. Everything
  * else (a new document, a new variables key, a value outside its guard, coercion errors) runs the ordinary
  * pipeline, which gives the same answer or error as without a cache; a successful query compilation is then
  * learned and stored. Cached: query operations whose root fields are all compiled (no `__schema` / `__type`,
@@ -37,6 +38,7 @@ import type { Model } from '../model/types.js';
 import { checkJsonNesting } from '../nesting.js';
 import { compileRead, DEFAULT_COMPILE_OPTIONS, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
 import type { QueryLimits } from '../server/context.js';
+import { withinCost } from './plan/cost.js';
 import { analyzeOperation } from './plan/operation.js';
 import { instantiate, sameCompiled, variablesKey, type PlanTemplate, type VariableType } from './plan-template.js';
 import { buildTemplate, type Recompile } from './plan-probe.js';
@@ -271,6 +273,12 @@ export function lookupPlan(ctx: PlanCacheContext, request: PlanCacheRequest): Pl
   const coerced = getVariableValues(ctx.schema, entry.operation.variableDefinitions ?? [], { ...(request.variables ?? {}) });
   if (coerced.errors) {
     cache.stats.misses += 1;
+    return { remember: () => undefined };
+  }
+  // List sizes are bind parameters guarded only by 0 ≤ n ≤ maxLimit: the cost limit is checked on every hit
+  // (a walk of the document, no planning); above it the ordinary pipeline plans afresh and refuses.
+  if (!withinCost(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits)) {
+    cache.stats.fallbacks += 1;
     return { remember: () => undefined };
   }
   const { key, leaves } = variablesKey(coerced.coerced, entry.types, entry.baked);

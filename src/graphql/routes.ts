@@ -18,6 +18,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { DATABASE_RETRY_AFTER_SECONDS } from '../errors.js';
 import type { AppContext } from '../server/context.js';
 import { unsupportedMediaMessage } from '../server/errors.js';
+import { graphqlOperationName, metrics } from '../server/metrics.js';
+import { setRequestSpanAttribute } from '../server/telemetry.js';
 import { formatErrors, statusOf } from './errors.js';
 import { executeGraphQL, type GraphQLHttpResult, type GraphQLRequest } from './execute.js';
 import {
@@ -99,11 +101,17 @@ async function handle(
   }
   const gqlRequest: GraphQLRequest = { query: resolution.query, variables: params.variables, operationName: params.operationName };
   const model = ctx.model();
+  const operationName = graphqlOperationName(params.operationName, resolution.query);
+  setRequestSpanAttribute('graphql.operation.name', operationName);
+  const started = process.hrtime.bigint();
   const result = await executeGraphQL(
     { model, schema: schemaFor(model), db: ctx.db, principal: request.principal, config: ctx.config, log: request.log, compile: ctx.compile },
     gqlRequest,
     { method, trace: request.headers['x-lattice-trace'] === '1' },
   );
+  // Outcome: executeGraphQL writes `errors` first when there are any; an answer starting with `data` is ok.
+  const ok = result.status < 400 && result.body.startsWith('{"data"');
+  metrics.observeGraphql(operationName, ok, Number(process.hrtime.bigint() - started) / 1e9);
   if (resolution.register !== undefined && result.status < 400) persisted.register(resolution.register, resolution.query);
   return send(reply, media, result);
 }

@@ -24,6 +24,7 @@ import { executeWrite, withWriteIsolation } from '../query/write/execute.js';
 import type { RowOutcome, WriteMode, WriteRow } from '../query/write/plan.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
+import { metrics } from '../server/metrics.js';
 import { dependencyOrder, MAX_BATCH, toWriteRow } from './rows.js';
 import { eventEnvelopeSchema, ingestBodySchema, rowBodySchema } from './schemas.js';
 import { ajvDetails, type Validators } from './validate.js';
@@ -156,6 +157,11 @@ export function registerIngestRoute(app: FastifyInstance, ctx: AppContext, valid
       if (r.status < 300) response.successes.push({ id: r.id, status: r.status });
       else response.errors.push({ id: r.id, status: r.status, message: r.message ?? 'failed' });
     }
+    // Metrics: the event's type when the model knows it (bounded label), else `unknown`.
+    metrics.countIngestion('lattice', results.map((r, i) => {
+      const type = (batch[i] as { type?: unknown } | null)?.type;
+      return { type: typeof type === 'string' && bodies.has(type) ? type : 'unknown', status: r.status };
+    }));
     reply.code(207);
     return response;
   });

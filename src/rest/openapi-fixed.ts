@@ -259,6 +259,17 @@ export function fixedPaths(paths: Record<string, JsonSchema>): void {
   });
   paths['/api/health'] = health('health', 'Liveness and readiness (no credentials)');
   paths['/api/public/health'] = health('health_public', 'Alias of /api/health (no credentials)');
+  paths['/metrics'] = {
+    get: {
+      tags: ['operations'],
+      operationId: 'metrics',
+      summary: 'Prometheus metrics (admin key, or open with LATTICE_METRICS_PUBLIC=true)',
+      responses: {
+        200: { description: 'Metrics in the Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+        ...errors('Unauthenticated', 'Forbidden'),
+      },
+    },
+  };
   paths[OPENAPI_PATH] = {
     get: {
       tags: ['operations'],

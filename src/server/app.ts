@@ -21,7 +21,8 @@ import { modelRoutes } from './model-routes.js';
 import { latestModelVersion, ModelRegistry } from '../model-change/registry.js';
 import { checkJsonNesting } from '../nesting.js';
 import { registerAuthHook } from './auth-hook.js';
-import { DEFAULT_LIMITS, type AppContext, type ServerConfig } from './context.js';
+import { registerRateLimit } from './rate-limit.js';
+import { DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, type AppContext, type QueryLimits, type ServerConfig } from './context.js';
 import { sendError } from './errors.js';
 import { healthRoutes } from './health.js';
 import { RequestLogController } from './logging.js';
@@ -31,6 +32,9 @@ import { apiDocsRoutes } from '../rest/api-docs.js';
 import { buildValidator } from './validation.js';
 import { clientErrorHandler, frameworkErrorHandler, registerBodyLimit } from './http-edges.js';
 import { persistedDocumentsFromEnv, type PersistedDocuments } from '../graphql/persisted.js';
+import { metrics, metricsPublicFromEnv, metricsRoutes } from './metrics.js';
+import { instrumentDb, poolOf } from './instrument-db.js';
+import { registerRequestObservability, telemetryFromEnv, withRequestIdMixin, type Telemetry } from './telemetry.js';
 
 /** Default request body limit: 10 MB (SPEC G-12). */
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
@@ -57,6 +61,13 @@ export interface BuildServerOptions {
    * names a file (`persistedDocumentsFromEnv`).
    */
   readonly persisted?: PersistedDocuments;
+  /**
+   * OpenTelemetry tracing (`telemetry.ts`): by default from the `OTEL_*` environment variables (off when none
+   * names an exporter); shut down with the server when built here.
+   */
+  readonly telemetry?: Telemetry;
+  /** `GET /metrics` without credentials; default `LATTICE_METRICS_PUBLIC` (`metricsPublicFromEnv`), else admin only. */
+  readonly metricsPublic?: boolean;
 }
 
 /** The recorded version of `model`: the latest one when it is this model, else 0. */
@@ -82,19 +93,63 @@ export function introspectionFromEnv(value: string | undefined): boolean {
   throw badInput(`LATTICE_INTROSPECTION is "${value}"; set it to true or false.`);
 }
 
+/** Environment variable of each limit (SPEC G-12; README "Limits"). */
+const LIMIT_ENV: Readonly<Record<keyof typeof DEFAULT_LIMITS, string>> = {
+  maxLimit: 'LATTICE_MAX_LIMIT',
+  maxDepth: 'LATTICE_MAX_DEPTH',
+  maxCost: 'LATTICE_MAX_COST',
+  defaultListSize: 'LATTICE_DEFAULT_LIST_SIZE',
+};
+
+/**
+ * A positive integer setting from the environment, or undefined when unset.
+ * @throws LatticeError BAD_USER_INPUT for anything but a decimal integer ≥ `min` (a typo must not turn a limit off)
+ */
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw badInput(`${name} is "${raw}"; set it to a whole number of at least ${min}.`);
+  return n;
+}
+
+/**
+ * Query limits from `LATTICE_MAX_LIMIT`, `LATTICE_MAX_DEPTH`, `LATTICE_MAX_COST`, `LATTICE_DEFAULT_LIST_SIZE`
+ * (each a whole number ≥ 1; unset keeps the default).
+ * @throws LatticeError BAD_USER_INPUT for an invalid value
+ */
+export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<QueryLimits> {
+  const out: Record<string, number> = {};
+  for (const [key, name] of Object.entries(LIMIT_ENV)) {
+    const v = intFromEnv(env, name, 1);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * `LATTICE_RATE_LIMIT`: requests per minute per principal; 0 turns rate limiting off; unset: `DEFAULT_RATE_LIMIT`.
+ * @throws LatticeError BAD_USER_INPUT for anything but a whole number ≥ 0
+ */
+export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return intFromEnv(env, 'LATTICE_RATE_LIMIT', 0) ?? DEFAULT_RATE_LIMIT;
+}
+
 /**
  * Complete a partial configuration with defaults. `mode` defaults to `development` only when
  * `LATTICE_MODE=development` or `NODE_ENV=development`, else `production` (no internal error text to clients).
- * `introspection` defaults to `LATTICE_INTROSPECTION` (see `introspectionFromEnv`), else on.
- * @throws LatticeError BAD_USER_INPUT for an invalid `LATTICE_INTROSPECTION`
+ * `introspection` defaults to `LATTICE_INTROSPECTION` (see `introspectionFromEnv`), else on. Limits: given ones,
+ * else the environment's (`limitsFromEnv`), else `DEFAULT_LIMITS`; `rateLimit` likewise (`rateLimitFromEnv`).
+ * @throws LatticeError BAD_USER_INPUT for an invalid `LATTICE_INTROSPECTION` or limit variable
  */
 export function resolveServerConfig(partial: Partial<ServerConfig> = {}): ServerConfig {
   const envMode = process.env.LATTICE_MODE ?? process.env.NODE_ENV;
   return {
     mode: partial.mode ?? (envMode === 'development' ? 'development' : 'production'),
-    limits: { ...DEFAULT_LIMITS, ...partial.limits },
+    limits: { ...DEFAULT_LIMITS, ...limitsFromEnv(), ...partial.limits },
     bodyLimit: partial.bodyLimit ?? DEFAULT_BODY_LIMIT,
     introspection: partial.introspection ?? introspectionFromEnv(process.env.LATTICE_INTROSPECTION),
+    rateLimit: partial.rateLimit ?? rateLimitFromEnv(),
   };
 }
 
@@ -126,7 +181,7 @@ function requestId(header: string | string[] | undefined): string {
 export async function buildServer(options: BuildServerOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
   const config = resolveServerConfig(options.config);
   const fastifyOptions: FastifyServerOptions = {
-    logger: options.logger ?? false,
+    logger: withRequestIdMixin(options.logger ?? false),
     bodyLimit: config.bodyLimit,
     genReqId: (req) => requestId(req.headers['x-request-id']),
     // Per-request lines at debug (logging.ts): quiet at info.
@@ -142,24 +197,34 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
     clientErrorHandler,
   };
   const persisted = options.persisted ?? persistedDocumentsFromEnv();
+  const metricsPublic = options.metricsPublic ?? metricsPublicFromEnv(process.env.LATTICE_METRICS_PUBLIC);
+  const telemetry = options.telemetry ?? telemetryFromEnv();
+  // Every statement timed (and traced during traced requests); the pool's counters in /metrics (issue 7 item 5).
+  const db = instrumentDb(options.db, { metrics, tracer: telemetry.tracer, includeQueryText: config.mode === 'development' });
   const app = Fastify(fastifyOptions);
+  const pool = poolOf(options.db);
+  if (pool) {
+    const unwatch = metrics.watchPool(pool);
+    app.addHook('onClose', async () => unwatch());
+  }
+  if (!options.telemetry) app.addHook('onClose', async () => telemetry.shutdown().catch(() => undefined));
   // Only JSON bodies (415 otherwise): Fastify's text/plain parser would hand routes a string.
   app.removeContentTypeParser('text/plain');
   registerBodyLimit(app, config.bodyLimit);
   if (persisted.trusted) app.log.info({ file: persisted.trusted.source, documents: persisted.trusted.byId.size }, 'Trusted documents: only allow-listed GraphQL documents run');
   const model = options.model;
-  const compile = await startCompileOptions(options.db, app.log);
+  const compile = await startCompileOptions(db, app.log);
   if (compile.vectors === 'array') {
     // SPEC S-5: said once, at start.
     app.log.warn(
       'pgvector is not available on this database: vectors stored as real[], exact distances computed by SQL functions; slower (install the "vector" extension and restart to get vector(n) columns and HNSW indexes)',
     );
   }
-  const models = new ModelRegistry(model, options.modelVersion ?? (await recordedVersionOf(options.db, model, app.log)));
-  const ctx: AppContext = { db: options.db, config, log: app.log, model: () => models.current(), models, compile, persisted };
+  const models = new ModelRegistry(model, options.modelVersion ?? (await recordedVersionOf(db, model, app.log)));
+  const ctx: AppContext = { db, config, log: app.log, model: () => models.current(), models, compile, persisted };
   if (options.followModelChanges !== false) {
     try {
-      const stop = await models.follow(options.db, app.log);
+      const stop = await models.follow(db, app.log);
       app.addHook('onClose', async () => stop().catch(() => undefined));
     } catch (err) {
       app.log.warn({ err }, 'Cannot LISTEN for model changes made through other instances; this instance keeps its model until restarted');
@@ -169,7 +234,11 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', String(request.id));
   });
-  registerAuthHook(app, options.db);
+  // Request context, request span and HTTP duration: before the auth hook, whose key look-up is SQL of the request.
+  registerRequestObservability(app, { telemetry, metrics });
+  registerAuthHook(app, db);
+  // Per-principal rate limit (SPEC G-12): after authentication, before the routes (rate-limit.ts).
+  await registerRateLimit(app, config.rateLimit ?? 0);
   // Parsed JSON bodies are checked for depth before any recursive validation or database JSON parsing.
   app.addHook('preValidation', async (request) => {
     if (request.body !== null && typeof request.body === 'object') checkJsonNesting(request.body, 'The request body');
@@ -190,6 +259,7 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   );
 
   await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => metricsRoutes(scope, { isPublic: metricsPublic }));
   await app.register(async (scope) => apiDocsRoutes(scope, ctx));
   await app.register(async (scope) => adminRoutes(scope, ctx));
   await app.register(async (scope) => modelRoutes(scope, ctx));

@@ -18,6 +18,13 @@ export interface QueryLimits {
   readonly maxLimit: number;
   /** Largest GraphQL selection depth. */
   readonly maxDepth: number;
+  /**
+   * Largest estimated cost of a GraphQL operation (`src/graphql/plan/cost.ts`; COST_LIMIT_EXCEEDED beyond);
+   * absent: `DEFAULT_LIMITS.maxCost` (the limit is always on).
+   */
+  readonly maxCost?: number;
+  /** Cost estimate of the length of a list without `limit` / `first` / `last`; absent: `DEFAULT_LIMITS.defaultListSize`. */
+  readonly defaultListSize?: number;
 }
 
 export interface ServerConfig {
@@ -32,6 +39,11 @@ export interface ServerConfig {
    * Set by `lattice serve --no-introspection` or `LATTICE_INTROSPECTION=false`.
    */
   readonly introspection?: boolean;
+  /**
+   * Requests per minute per principal (API key / user id, else client IP), 429 RATE_LIMITED beyond; 0 = off.
+   * `LATTICE_RATE_LIMIT`, default {@link DEFAULT_RATE_LIMIT}. `/api/health` is never limited.
+   */
+  readonly rateLimit?: number;
 }
 
 export interface AppContext {
@@ -57,7 +69,10 @@ export interface AppContext {
   readonly persisted?: PersistedDocuments;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxLimit: 10_000, maxDepth: 12 };
+export const DEFAULT_LIMITS: Required<QueryLimits> = { maxLimit: 10_000, maxDepth: 12, maxCost: 5_000_000, defaultListSize: 10 };
+
+/** Default of `ServerConfig.rateLimit`: 600 requests per minute per principal (10 per second on average). */
+export const DEFAULT_RATE_LIMIT = 600;
 
 declare module 'fastify' {
   interface FastifyRequest {

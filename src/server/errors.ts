@@ -8,6 +8,7 @@
  * (`isDatabaseUnavailable` in `src/errors.ts`).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { metrics } from './metrics.js';
 import { DATABASE_RETRY_AFTER_SECONDS, HTTP_STATUS, LatticeError, userErrorFromFailure, type ErrorCode, type ErrorDetail } from '../errors.js';
 
 /** The JSON body of every error response. */
@@ -114,6 +115,7 @@ export function toErrorResponse(
  */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, mode: 'development' | 'production'): FastifyReply {
   const res = toErrorResponse(err, String(request.id), mode, request.headers['content-type']);
+  metrics.countError(res.body.error.code);
   if (res.body.error.code === 'DATABASE_UNAVAILABLE') reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
   if (res.internal) {
     const cause = err instanceof LatticeError && err.cause !== undefined ? err.cause : err;

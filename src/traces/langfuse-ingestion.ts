@@ -25,6 +25,7 @@ import { MAX_BATCH } from '../rest/rows.js';
 import { ajvDetails, type Validators } from '../rest/validate.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
+import { metrics } from '../server/metrics.js';
 import { claimEvents, pruneEvents, releaseEvents } from './dedupe.js';
 import { EVENT_BODY_SCHEMAS, EVENT_TYPES, eventToRecord, type EventType } from './langfuse-events.js';
 import { requireTracesModel } from './model.js';
@@ -155,6 +156,11 @@ export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext,
       if (r!.status < 300) response.successes.push({ id: ids[i], status: r!.status });
       else response.errors.push({ id: ids[i], status: r!.status, message: r!.message ?? 'failed' });
     });
+    // Metrics: the event's type when it is one of Langfuse's (bounded label), else `unknown`.
+    metrics.countIngestion('langfuse', results.map((r, i) => {
+      const type = (batch[i] as { type?: unknown } | null)?.type;
+      return { type: typeof type === 'string' && bodies.has(type) ? type : 'unknown', status: r!.status };
+    }));
     reply.code(207);
     return response;
   });

@@ -23,6 +23,7 @@ import { resolveWriteProject } from '../auth/principal.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
 import { sendError, toErrorResponse } from '../server/errors.js';
+import { metrics } from '../server/metrics.js';
 import { decodeExport, decompress, encodeExportResponse, encodeStatus, encodingOf, requireOtlpContentType, unsupportedContentType, type DecodedExport } from './otlp-decode.js';
 import { requireTracesModel, tracesModelOf } from './model.js';
 import { mapSpan } from './otlp-map.js';
@@ -111,6 +112,11 @@ export async function otlpRoutes(app: FastifyInstance, ctx: AppContext, options:
     }
     if (warnings.length) parts.push(`Stored with warnings: ${warnings.slice(0, LISTED_REASONS).join('; ')}.`);
     request.log.debug({ spans: total, rejected: reasons.length, project_id: projectId }, 'OTLP traces export');
+    // Metrics: each span by its own observation's outcome; spans refused before storing as 400.
+    metrics.countIngestion('otlp', [
+      ...spans.map((_, i) => ({ type: 'span', status: outcomes[first[i] + 1].status })),
+      ...rejected.map(() => ({ type: 'span', status: 400 })),
+    ]);
 
     const answer = encodeExportResponse(decoded.encoding, reasons.length, parts.join(' '));
     return reply.code(200).type(answer.contentType).send(answer.body);

@@ -13,7 +13,7 @@ let model: Model;
 let schema: GraphQLSchema;
 const P1 = '0190f5a8-7d0e-7c3a-9b1e-3f1e2d4c5b6a';
 const P2 = '0190f5a8-7d0e-7c3a-9b1e-3f1e2d4c5b6b';
-const limits = { maxLimit: 100, maxDepth: 6 };
+const limits = { maxLimit: 100, maxDepth: 6, maxCost: Number.MAX_SAFE_INTEGER }; // the cost limit: limits.test.ts
 
 beforeAll(async () => {
   model = await loadPreset('experiments');

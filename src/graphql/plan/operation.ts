@@ -4,7 +4,8 @@
  *
  * The planner selects the operation, coerces variables with graphql-js (`getVariableValues`), collects fields
  * (fragments, type conditions, `@skip` / `@include`, aliases), coerces arguments (`getArgumentValues`), maps
- * every field through the schema's `extensions.lattice` metadata, enforces limits (maxLimit, maxDepth), decodes
+ * every field through the schema's `extensions.lattice` metadata, enforces limits (maxLimit, maxDepth; maxCost
+ * once planned, before SQL is built, `cost.ts`), decodes
  * cursors and sets the tenant scope from the principal. It needs no database.
  */
 import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
@@ -16,6 +17,7 @@ import { planAggregate } from './aggregate.js';
 import { coerceArgs, toListArgs } from './args.js';
 import { collectFields } from './collect.js';
 import type { PlanContext } from './context.js';
+import { checkCost } from './cost.js';
 import { planSelection, planShape, walkState, type FieldAt, type WalkState } from './select.js';
 
 /** Root fields answered by graphql-js introspection rather than SQL. */
@@ -56,7 +58,8 @@ export function scopeOf(ctx: PlanContext): Scope {
  * @param operationName required when the document has several operations
  * @param variables raw variable values from the request
  * @throws GraphQLRequestError BAD_USER_INPUT (unknown operation, variables, arguments, filters, order, limits,
- *         cursors; mutations (see `planMutation`) and subscriptions), QUERY_TOO_COMPLEX (depth above `limits.maxDepth`)
+ *         cursors; mutations (see `planMutation`) and subscriptions), QUERY_TOO_COMPLEX (depth above `limits.maxDepth`),
+ *         COST_LIMIT_EXCEEDED (estimated cost above `limits.maxCost`, see `cost.ts`)
  */
 export function analyzeOperation(
   ctx: PlanContext,
@@ -94,6 +97,8 @@ export function analyzeOperation(
     const at: FieldAt = { key, nodes, def, parent: queryType, path: key, depth: 1 };
     roots.push({ responseKey: key, node: planRoot(st, meta, at) });
   }
+  // After planning (depth, argument and limit errors are more specific), before any SQL is built.
+  checkCost(ctx.schema, document, operation, st.variables, ctx.limits);
   return { operation, variables: st.variables, plan: { roots, scope: scopeOf(ctx) }, introspectionKeys };
 }
 

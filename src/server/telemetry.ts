@@ -1,0 +1,177 @@
+/**
+ * OpenTelemetry tracing and per-request context (SPEC G-15, R-4; issue 7 item 5).
+ *
+ * - **Configuration** by the standard `OTEL_*` environment variables (`telemetryFromEnv`): tracing is on when
+ *   `OTEL_TRACES_EXPORTER` names `otlp` (OTLP/HTTP protobuf, `@opentelemetry/exporter-trace-otlp-proto`, which
+ *   reads `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, `_HEADERS`, `_TIMEOUT`, `_COMPRESSION`) or `console`, or when it
+ *   is unset and an OTLP endpoint variable is set. `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turns
+ *   it off. The SDK itself reads `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_BSP_*` and span limits; the resource reads
+ *   `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` (service name `lattice` by default).
+ * - **Off** (no exporter): no tracer, no span objects; the request hook only sets up the request context.
+ * - The tracer provider is **not** registered globally: Lattice's spans never mix with an application's own
+ *   OpenTelemetry SDK in the same process (e.g. tests or the demo exporting to Lattice's OTLP route). Parents are
+ *   carried in Lattice's own request context ({@link requestContext}), not the global context manager.
+ * - **Spans**: one SERVER span per HTTP request (`{method} {route}`; `http.request.method`, `http.route`,
+ *   `url.path`, `http.response.status_code`, `graphql.operation.name` for GraphQL; status ERROR for 5xx), whose
+ *   parent is the caller's W3C `traceparent` when sent; and one CLIENT span per SQL statement sent during the
+ *   request (see `instrument-db.ts`).
+ * - **Request context**: every request runs in an `AsyncLocalStorage` store holding its id and span, so code
+ *   without the request at hand (the database wrapper, the server logger's `mixin`) can find them.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import pino from 'pino';
+import { badInput } from '../errors.js';
+import { metrics as processMetrics, type LatticeMetrics } from './metrics.js';
+
+/** What the request context holds. */
+export interface RequestStore {
+  readonly requestId: string;
+  /** The request's SERVER span, when tracing is on. */
+  span?: Span;
+}
+
+/** The current request (id, span), in code running on its behalf; undefined outside requests. */
+export const requestContext = new AsyncLocalStorage<RequestStore>();
+
+/** Tracing as configured: a tracer when an exporter is configured, else none (no-op: nothing is created). */
+export interface Telemetry {
+  readonly tracer?: Tracer;
+  /** Flush and stop the exporter (called when the server closes). */
+  shutdown(): Promise<void>;
+}
+
+/** Tracing off. */
+export const NO_TELEMETRY: Telemetry = { shutdown: async () => undefined };
+
+/**
+ * Tracing through `exporter`, for tests (`InMemorySpanExporter`) and `telemetryFromEnv`.
+ * @param options.batch export in batches (`BatchSpanProcessor`, `OTEL_BSP_*`), default true; false exports
+ *        each span when it ends (`SimpleSpanProcessor`)
+ */
+export function createTelemetry(exporter: SpanExporter, options: { batch?: boolean } = {}): Telemetry {
+  const processor: SpanProcessor = options.batch === false ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
+  // Later resources win: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (envDetector) over the default name.
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ 'service.name': 'lattice' }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
+  return { tracer: provider.getTracer('lattice'), shutdown: () => provider.shutdown() };
+}
+
+/**
+ * Tracing from the standard environment variables (see the file comment); {@link NO_TELEMETRY} when none names
+ * an exporter.
+ * @throws LatticeError BAD_USER_INPUT when `OTEL_TRACES_EXPORTER` names an exporter other than otlp, console, none
+ */
+export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env): Telemetry {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return NO_TELEMETRY;
+  const named = env.OTEL_TRACES_EXPORTER?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const exporters = named && named.length > 0 ? named : endpoint ? ['otlp'] : [];
+  const unknown = exporters.filter((e) => !['otlp', 'console', 'none'].includes(e));
+  if (unknown.length) {
+    throw badInput(`OTEL_TRACES_EXPORTER names "${unknown.join(', ')}"; Lattice supports otlp (OTLP/HTTP protobuf), console and none.`);
+  }
+  if (exporters.includes('none') || exporters.length === 0) return NO_TELEMETRY;
+  if (exporters.includes('otlp')) return createTelemetry(new OTLPTraceExporter());
+  return createTelemetry(new ConsoleSpanExporter());
+}
+
+const propagator = new W3CTraceContextPropagator();
+const headerGetter = {
+  keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
+  get: (carrier: Record<string, unknown>, key: string) => {
+    const v = carrier[key];
+    return typeof v === 'string' || Array.isArray(v) ? (v as string | string[]) : undefined;
+  },
+};
+
+/** Each request's store, for hooks that run outside its async context. */
+const stores = new WeakMap<FastifyRequest, RequestStore>();
+
+/**
+ * Install the request context, the SERVER span and the HTTP duration metric on `app`: register it before any
+ * hook that does work for the request (the authentication hook reads keys from the database).
+ */
+export function registerRequestObservability(app: FastifyInstance, options: { telemetry: Telemetry; metrics?: LatticeMetrics }): void {
+  const tracer = options.telemetry.tracer;
+  const m = options.metrics ?? processMetrics;
+  // A callback hook running the rest of the request inside the store (AsyncLocalStorage.run, as
+  // @fastify/request-context does): every later hook, the handler and what they await see it.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const store: RequestStore = { requestId: String(request.id) };
+    stores.set(request, store);
+    if (tracer) {
+      const route = request.routeOptions.url;
+      const parent = propagator.extract(ROOT_CONTEXT, request.headers, headerGetter);
+      store.span = tracer.startSpan(
+        route ? `${request.method} ${route}` : request.method,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'http.request.method': request.method,
+            'url.path': request.url.split('?')[0],
+            ...(route ? { 'http.route': route } : {}),
+            'lattice.request_id': store.requestId,
+          },
+        },
+        parent,
+      );
+    }
+    requestContext.run(store, done);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '(unmatched)';
+    m.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    // onResponse runs from the socket's 'finish' event, outside the request's async context: the store is kept by request.
+    const span = stores.get(request)?.span;
+    if (span) {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
+  });
+}
+
+/** Set an attribute on the current request's span (no-op without tracing or outside a request). */
+export function setRequestSpanAttribute(key: string, value: string | number | boolean): void {
+  requestContext.getStore()?.span?.setAttribute(key, value);
+}
+
+/** The current request's span as a parent context for child spans, if tracing. */
+export function requestSpanContext() {
+  const span = requestContext.getStore()?.span;
+  return span ? trace.setSpan(ROOT_CONTEXT, span) : undefined;
+}
+
+/**
+ * A pino `mixin` adding `request_id` to log lines written during a request through a logger that is not the
+ * request's own child logger (which already carries it): the server logger used by the database layer, the model
+ * registry or the live hub on behalf of a request. Lines written outside any request (start, timers, NOTIFY
+ * handlers, subscription pushes after the subscribing request ended) have no request id.
+ */
+export function requestIdMixin(_merge: object, _level: number, logger: unknown): Record<string, string> {
+  const store = requestContext.getStore();
+  if (!store) return {};
+  const bindings = (logger as Record<symbol, unknown> | undefined)?.[pino.symbols.chindingsSym];
+  if (typeof bindings === 'string' && bindings.includes('"request_id"')) return {};
+  return { request_id: store.requestId };
+}
+
+/**
+ * Fastify's `logger` option with {@link requestIdMixin} added: `false` stays off, `true` becomes
+ * `{ mixin }` (info level), pino options gain the mixin (an existing `mixin` is kept and merged).
+ */
+export function withRequestIdMixin(logger: boolean | object): boolean | object {
+  if (logger === false) return false;
+  const base = logger === true ? {} : (logger as { mixin?: (o: object, l: number, log: unknown) => object });
+  const own = base.mixin;
+  return { ...base, mixin: (o: object, l: number, log: unknown) => ({ ...(own ? own(o, l, log) : {}), ...requestIdMixin(o, l, log) }) };
+}

@@ -8,6 +8,9 @@
  *   given to the new version is removed from every other version of the name, so `production` (or any label)
  *   is on at most one version; `latest` is managed here and always names the newest version. Tags, when given,
  *   apply to every version of the name (Langfuse's rule); when absent the new version keeps the current tags;
+ * - `PATCH /api/public/v2/prompts/{name}/versions/{version}` `{ newLabels }` (the SDK's `updatePrompt`): the
+ *   version's labels become `newLabels` (plus `latest` when it is the newest), and those labels move away from
+ *   every other version of the name; 404 for an unknown version;
  * - `GET /api/public/prompts/{name}` (seed 002): the same as the v2 read;
  * - `POST /api/public/prompts/{name}/compile` (seed 002): `{ variables, placeholders?, version? | label? }` →
  *   the prompt with `{{variable}}` substituted (text, or the content of every chat message; `placeholders`
@@ -56,6 +59,14 @@ const CREATE_BODY = {
     commitMessage: { type: ['string', 'null'], maxLength: 10_000 },
   },
 } as const;
+/** Body of the label update; the SDK also sends `name` and `version`, which must match the path. */
+const RELABEL_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['newLabels'],
+  properties: { newLabels: { type: 'array', items: label, maxItems: 50 }, name, version: { type: 'integer', minimum: 1 } },
+} as const;
+const VERSION_PARAMS = { type: 'object', required: ['name', 'version'], properties: { name, version: { type: 'integer', minimum: 1 } } } as const;
 const SELECT_QUERY = { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: 1 }, label } } as const;
 const NAME_PARAMS = { type: 'object', required: ['name'], properties: { name } } as const;
 const COMPILE_BODY = {
@@ -131,6 +142,36 @@ async function createPrompt(ctx: AppContext, tm: TracesModel, principal: Princip
 }
 
 /**
+ * Set the labels of one prompt version (see the module comment), in one statement as the principal, under the
+ * same per-name lock as `createPrompt`.
+ * @throws LatticeError BAD_USER_INPUT for the reserved label `latest`; NOT_FOUND for an unknown name or version
+ */
+async function relabelPrompt(ctx: AppContext, tm: TracesModel, principal: Principal, promptName: string, version: number, newLabels: readonly string[]): Promise<string> {
+  if (newLabels.includes('latest')) throw badInput('The label "latest" is managed by the server (it names the newest version); remove it from "newLabels".');
+  const projectId = resolveWriteProject(principal);
+  const table = qualified(tm.prompt.table.schema, tm.prompt.table.name);
+  const p = new ParamContext();
+  const pid = p.add(projectId, 'uuid');
+  const n = p.add(promptName, 'text');
+  const v = p.add(version, 'int4');
+  const l = p.add([...new Set(newLabels)], 'text[]');
+  const sameName = `x."project_id" = ${pid} AND x."name" = ${n}`;
+  const text =
+    `WITH moved AS (UPDATE ${table} x SET "labels" = ARRAY(SELECT e FROM unnest(x."labels") AS e WHERE e <> ALL(${l})) ` +
+    `WHERE ${sameName} AND x."version" <> ${v} AND x."labels" && ${l} AND EXISTS (SELECT 1 FROM ${table} y WHERE y."project_id" = ${pid} AND y."name" = ${n} AND y."version" = ${v}) RETURNING x."id"), ` +
+    `upd AS (UPDATE ${table} x SET "labels" = ${l} || CASE WHEN 'latest' = ANY(x."labels") THEN ARRAY['latest'] ELSE '{}'::text[] END ` +
+    `WHERE ${sameName} AND x."version" = ${v} RETURNING *) ` +
+    `SELECT ${promptJson('upd')}::text AS data FROM upd`;
+  const data = await ctx.db.withPrincipal(principal, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`lattice.prompt:${projectId}:${promptName}`]);
+    const { rows } = await tx.query<{ data: string }>(text, p.values);
+    return rows[0]?.data;
+  });
+  if (data === undefined) throw notFound(`No prompt "${promptName}" version ${version} in this key's project; check the name and version.`);
+  return data;
+}
+
+/**
  * Substitute `variables` into a prompt (text, or each chat message's content) and `placeholders` into chat
  * placeholder messages.
  * @throws LatticeError BAD_USER_INPUT naming every variable and placeholder the prompt uses but the request lacks
@@ -182,6 +223,19 @@ export function registerPromptRoutes(app: FastifyInstance, ctx: AppContext): voi
     const tm = requireTracesModel(ctx.model(), 'POST /api/public/v2/prompts');
     const created = await createPrompt(ctx, tm, principal, request.body as Record<string, unknown>);
     return reply.code(201).type('application/json; charset=utf-8').send(created);
+  });
+
+  app.patch('/api/public/v2/prompts/:name/versions/:version', { schema: { params: VERSION_PARAMS, body: RELABEL_BODY } }, async (request, reply) => {
+    const principal = requirePrincipal(request);
+    if (!canWrite(principal)) throw forbidden(`Role '${principal.role}' cannot change prompts; use a key with role editor or owner.`);
+    const tm = requireTracesModel(ctx.model(), 'PATCH /api/public/v2/prompts/{name}/versions/{version}');
+    const params = request.params as { name: string; version: number };
+    const body = request.body as { newLabels: string[]; name?: string; version?: number };
+    if ((body.name !== undefined && body.name !== params.name) || (body.version !== undefined && body.version !== params.version)) {
+      throw badInput('"name" and "version" in the body must match the path (or be left out).');
+    }
+    const updated = await relabelPrompt(ctx, tm, principal, params.name, params.version, body.newLabels);
+    return reply.type('application/json; charset=utf-8').send(updated);
   });
 
   app.post('/api/public/prompts/:name/compile', { schema: { params: NAME_PARAMS, body: COMPILE_BODY } }, async (request) => {

@@ -179,6 +179,17 @@ describe.each(TEST_KINDS)('Langfuse v3 SDK against Lattice on %s', (kind) => {
     const first = await langfuse.getPrompt('qa', 1, { cacheTtlSeconds: 0 });
     expect(first).toMatchObject({ version: 1, labels: [], tags: ['support'] }); // labels moved to v2; tags apply to every version
 
+    // updatePrompt: production moves back to version 1; version 2 keeps latest and staging.
+    const relabelled = await langfuse.updatePrompt({ name: 'qa', version: 1, newLabels: ['production'] });
+    expect(relabelled).toMatchObject({ version: 1, labels: ['production'] });
+    expect(await langfuse.getPrompt('qa', undefined, { cacheTtlSeconds: 0 })).toMatchObject({ version: 1 });
+    expect(await langfuse.getPrompt('qa', 2, { cacheTtlSeconds: 0 })).toMatchObject({ labels: ['staging', 'latest'] });
+    const relabel = (version: number, payload: object) =>
+      app.inject({ method: 'PATCH', url: `/api/public/v2/prompts/qa/versions/${version}`, headers: { authorization: `Bearer ${secret}` }, payload });
+    expect((await relabel(9, { newLabels: ['production'] })).statusCode).toBe(404);
+    expect((await relabel(1, { newLabels: ['latest'] })).statusCode).toBe(400);
+    expect((await relabel(2, { newLabels: ['production', 'staging'] })).json()).toMatchObject({ version: 2, labels: ['production', 'staging', 'latest'] });
+
     const chat = await langfuse.createPrompt({ name: 'assistant', type: 'chat', prompt: [{ role: 'system', content: 'You are {{persona}}.' }, { role: 'user', content: '{{question}}' }], labels: ['production'] });
     expect(chat.version).toBe(1);
     const fetched = await langfuse.getPrompt('assistant', undefined, { type: 'chat', cacheTtlSeconds: 0 });

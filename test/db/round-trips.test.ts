@@ -133,6 +133,10 @@ describe.skipIf(!TEST_KINDS.includes('postgres'))('round trips on postgres', () 
   async function traffic(call: () => Promise<unknown>) {
     proxy.reset();
     await call().catch(() => undefined);
+    // The driver may settle a pipelined call on its last CommandComplete, just before the server's
+    // ReadyForQuery has passed the proxy: wait (briefly) until every Sync and simple query has its answer.
+    const answered = () => (proxy.counts.backend.Z ?? 0) >= (proxy.counts.frontend.S ?? 0) + (proxy.counts.frontend.Q ?? 0);
+    for (let i = 0; i < 200 && !answered(); i++) await new Promise((r) => setTimeout(r, 5));
     return { roundTrips: proxy.roundTrips(), syncs: proxy.counts.frontend.S ?? 0, simpleQueries: proxy.counts.frontend.Q ?? 0, sent: proxy.counts.frontend };
   }
 

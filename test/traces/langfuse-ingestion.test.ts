@@ -177,6 +177,9 @@ describe.each(TEST_KINDS)('Langfuse ingestion and public API on %s', (kind) => {
     expect((await get(keyB, '/api/public/v2/prompts/iso-prompt')).status).toBe(404);
     const compile = await app.inject({ method: 'POST', url: '/api/public/prompts/iso-prompt/compile', headers: { authorization: keyB }, payload: { variables: { x: 1 } } });
     expect(compile.statusCode).toBe(404);
+    const relabel = (key: string) =>
+      app.inject({ method: 'PATCH', url: '/api/public/v2/prompts/iso-prompt/versions/1', headers: { authorization: key }, payload: { newLabels: ['staging'] } });
+    expect((await relabel(keyB)).statusCode).toBe(404); // A's prompt version is not B's to relabel
 
     // Writes naming A's ids.
     const b = await ingest(keyB, [
@@ -203,7 +206,9 @@ describe.each(TEST_KINDS)('Langfuse ingestion and public API on %s', (kind) => {
     expect(trace.scores).toEqual([expect.objectContaining({ id: 'sc-iso', value: 0.5 })]);
     const bPrompt = await app.inject({ method: 'POST', url: '/api/public/v2/prompts', headers: { authorization: keyB }, payload: { name: 'iso-prompt', prompt: 'Hello' } });
     expect(bPrompt.json()).toMatchObject({ version: 1, labels: ['latest'] });
+    expect((await relabel(keyB)).json()).toMatchObject({ version: 1, prompt: 'Hello', labels: ['staging', 'latest'] }); // B's own
     expect((await get(keyA, '/api/public/v2/prompts/iso-prompt')).body).toMatchObject({ version: 1, prompt: 'Hi {{x}}' });
+    expect((await get(keyA, '/api/public/v2/prompts/iso-prompt?label=staging')).status).toBe(404);
   });
 
   it('filters, orders and pages the lists like Langfuse', async () => {

@@ -13,13 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { claimAt } from '../../src/auth/jwt-claims.js';
 import { readJwtConfig } from '../../src/auth/jwt.js';
-import { LatticeError } from '../../src/errors.js';
 import { liveHubOf } from '../../src/live/transports.js';
 import { createTestDb, TEST_KINDS, type TestDb } from '../support/db.js';
 import { subscribeWs, waitFor, waitForSubscribers, type Served } from '../graphql/live-support.js';
 import {
   appWithEnv,
   EXP_B,
+  expectConfigError,
   expectRefused,
   insertExperiment,
   seedTwoProjects,
@@ -48,14 +48,7 @@ function sign(payload: JWTPayload, key: Parameters<SignJWT['sign']>[0], alg: str
 
 /** Expect a readJwtConfig failure whose message matches. */
 function configFails(env: Record<string, string>, message: RegExp): void {
-  let error: unknown;
-  try {
-    readJwtConfig(env);
-  } catch (err) {
-    error = err;
-  }
-  expect(error).toBeInstanceOf(LatticeError);
-  expect((error as Error).message).toMatch(message);
+  expectConfigError(() => readJwtConfig(env), message);
 }
 
 describe('JWT configuration (LATTICE_JWT_*)', () => {

@@ -9,23 +9,16 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { readProxyConfig } from '../../src/auth/proxy.js';
-import { LatticeError } from '../../src/errors.js';
 import { liveHubOf } from '../../src/live/transports.js';
 import { createTestDb, TEST_KINDS, type TestDb } from '../support/db.js';
 import { subscribeWs, waitFor, waitForSubscribers, type Served } from '../graphql/live-support.js';
-import { appWithEnv, expectRefused, insertExperiment, seedTwoProjects, serveWithEnv, subscribeSseWith, visible, wsClientWith } from './support.js';
+import { appWithEnv, expectConfigError, expectRefused, insertExperiment, seedTwoProjects, serveWithEnv, subscribeSseWith, visible, wsClientWith } from './support.js';
 
 const SECRET = randomBytes(32).toString('hex');
 
+/** Expect a readProxyConfig failure whose message matches. */
 function configFails(env: Record<string, string>, message: RegExp): void {
-  let error: unknown;
-  try {
-    readProxyConfig(env);
-  } catch (err) {
-    error = err;
-  }
-  expect(error).toBeInstanceOf(LatticeError);
-  expect((error as Error).message).toMatch(message);
+  expectConfigError(() => readProxyConfig(env), message);
 }
 
 describe('proxy configuration (LATTICE_PROXY_*)', () => {

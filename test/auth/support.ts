@@ -8,6 +8,7 @@ import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient, type Client } from 'graphql-ws';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
+import { LatticeError } from '../../src/errors.js';
 import type { LiveOptions } from '../../src/live/hub.js';
 import { buildServer } from '../../src/server/app.js';
 import { createProject, insertRows, type TestDb } from '../support/db.js';
@@ -167,4 +168,16 @@ export function subscribeSseWith(s: Served, headers: Record<string, string>, que
 export async function insertExperiment(t: TestDb, projectId: string, name: string): Promise<string> {
   const [row] = await insertRows<{ id: string }>(t.db, 'experiment', [{ project_id: projectId, name, kind: 'live' }]);
   return row.id;
+}
+
+/** Expect `read()` (a settings reader such as `readJwtConfig(env)`) to throw a LatticeError whose message matches. */
+export function expectConfigError(read: () => unknown, message: RegExp): void {
+  let error: unknown;
+  try {
+    read();
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(LatticeError);
+  expect((error as Error).message).toMatch(message);
 }

@@ -5,16 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ErrorDetail } from '../errors.js';
 import { badInput } from '../errors.js';
 import { buildModel, modelError, type ParsedDocument } from './build.js';
 import { modelDocument } from './document.js';
+import { latticeRoot } from '../package-root.js';
 import type { Model } from './types.js';
 
 /** Folder holding the shipped presets. */
-export const PRESETS_DIR = fileURLToPath(new URL('../../presets/', import.meta.url));
+export const PRESETS_DIR = path.join(latticeRoot(), 'presets');
 
 /**
  * Validate a model document and resolve it.

@@ -198,7 +198,7 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   };
   const persisted = options.persisted ?? persistedDocumentsFromEnv();
   const metricsPublic = options.metricsPublic ?? metricsPublicFromEnv(process.env.LATTICE_METRICS_PUBLIC);
-  const telemetry = options.telemetry ?? telemetryFromEnv();
+  const telemetry = options.telemetry ?? (await telemetryFromEnv());
   // Every statement timed (and traced during traced requests); the pool's counters in /metrics (issue 7 item 5).
   const db = instrumentDb(options.db, { metrics, tracer: telemetry.tracer, includeQueryText: config.mode === 'development' });
   const app = Fastify(fastifyOptions);

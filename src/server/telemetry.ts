@@ -21,10 +21,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { badInput } from '../errors.js';
@@ -51,27 +47,24 @@ export interface Telemetry {
 export const NO_TELEMETRY: Telemetry = { shutdown: async () => undefined };
 
 /**
- * Tracing through `exporter`, for tests (`InMemorySpanExporter`) and `telemetryFromEnv`.
- * @param options.batch export in batches (`BatchSpanProcessor`, `OTEL_BSP_*`), default true; false exports
- *        each span when it ends (`SimpleSpanProcessor`)
+ * Tracing from the standard environment variables (see the file comment); {@link NO_TELEMETRY} when none names
+ * an exporter. The OpenTelemetry SDK (`telemetry-sdk.ts`) is imported only when one does, so a server without
+ * tracing never loads it (about 10 MiB of RSS).
+ * @throws LatticeError BAD_USER_INPUT when `OTEL_TRACES_EXPORTER` names an exporter other than otlp, console, none
  */
-export function createTelemetry(exporter: SpanExporter, options: { batch?: boolean } = {}): Telemetry {
-  const processor: SpanProcessor = options.batch === false ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
-  // Later resources win: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (envDetector) over the default name.
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ 'service.name': 'lattice' }))
-    .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
-  return { tracer: provider.getTracer('lattice'), shutdown: () => provider.shutdown() };
+export async function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Telemetry> {
+  const exporter = tracesExporterFromEnv(env);
+  if (!exporter) return NO_TELEMETRY;
+  const sdk = await import('./telemetry-sdk.js');
+  return sdk.createTelemetry(sdk.createExporter(exporter));
 }
 
 /**
- * Tracing from the standard environment variables (see the file comment); {@link NO_TELEMETRY} when none names
- * an exporter.
+ * The trace exporter the `OTEL_*` variables name: `otlp`, `console`, or undefined for none (see the file comment).
  * @throws LatticeError BAD_USER_INPUT when `OTEL_TRACES_EXPORTER` names an exporter other than otlp, console, none
  */
-export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env): Telemetry {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return NO_TELEMETRY;
+export function tracesExporterFromEnv(env: NodeJS.ProcessEnv = process.env): 'otlp' | 'console' | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
   const named = env.OTEL_TRACES_EXPORTER?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const exporters = named && named.length > 0 ? named : endpoint ? ['otlp'] : [];
@@ -79,9 +72,8 @@ export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env): Telemetr
   if (unknown.length) {
     throw badInput(`OTEL_TRACES_EXPORTER names "${unknown.join(', ')}"; Lattice supports otlp (OTLP/HTTP protobuf), console and none.`);
   }
-  if (exporters.includes('none') || exporters.length === 0) return NO_TELEMETRY;
-  if (exporters.includes('otlp')) return createTelemetry(new OTLPTraceExporter());
-  return createTelemetry(new ConsoleSpanExporter());
+  if (exporters.includes('none') || exporters.length === 0) return undefined;
+  return exporters.includes('otlp') ? 'otlp' : 'console';
 }
 
 const propagator = new W3CTraceContextPropagator();

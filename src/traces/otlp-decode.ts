@@ -13,12 +13,12 @@
  * - Answers: `ExportTraceServiceResponse` in the request's encoding; errors of protobuf requests as a protobuf
  *   `google.rpc.Status` (OTLP: "the response body for all HTTP 4xx and 5xx responses MUST be a Status").
  */
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { badInput, LatticeError } from '../errors.js';
+import { latticeRoot } from '../package-root.js';
 
 /** The two OTLP/HTTP encodings. */
 export type OtlpEncoding = 'protobuf' | 'json';
@@ -31,7 +31,8 @@ export interface DecodedExport {
 }
 
 const gunzipAsync = promisify(gunzip);
-const PROTO_DIR = fileURLToPath(new URL('./otlp-proto/', import.meta.url));
+// From the package root, so the compiled build (`dist/src/traces/`) finds the `.proto` files of the source tree.
+const PROTO_DIR = join(latticeRoot(), 'src', 'traces', 'otlp-proto');
 
 /** A 415 answer (code BAD_USER_INPUT, as Lattice's other unsupported-media-type answers; see src/server/errors.ts). */
 class UnsupportedMedia extends LatticeError {

@@ -12,20 +12,21 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { buildServer } from '../../src/server/app.js';
-import { createTelemetry, NO_TELEMETRY, telemetryFromEnv } from '../../src/server/telemetry.js';
+import { createTelemetry } from '../../src/server/telemetry-sdk.js';
+import { NO_TELEMETRY, telemetryFromEnv } from '../../src/server/telemetry.js';
 import { createTestDb, TEST_KINDS, type TestDb } from '../support/db.js';
 
 describe('tracing configuration from OTEL_* variables', () => {
   it('is off without an exporter, on for otlp (named or implied by an endpoint) and console', async () => {
-    expect(telemetryFromEnv({}).tracer).toBeUndefined();
-    expect(telemetryFromEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).tracer).toBeUndefined();
-    expect(telemetryFromEnv({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }).tracer).toBeUndefined();
+    expect((await telemetryFromEnv({})).tracer).toBeUndefined();
+    expect((await telemetryFromEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' })).tracer).toBeUndefined();
+    expect((await telemetryFromEnv({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' })).tracer).toBeUndefined();
     for (const env of [{ OTEL_TRACES_EXPORTER: 'otlp' }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }, { OTEL_TRACES_EXPORTER: 'console' }]) {
-      const t = telemetryFromEnv(env);
+      const t = await telemetryFromEnv(env);
       expect(t.tracer).toBeDefined();
       await t.shutdown();
     }
-    expect(() => telemetryFromEnv({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER names "zipkin"/);
+    await expect(telemetryFromEnv({ OTEL_TRACES_EXPORTER: 'zipkin' })).rejects.toThrow(/OTEL_TRACES_EXPORTER names "zipkin"/);
   });
 });
 

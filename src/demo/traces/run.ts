@@ -13,12 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, trace as otelTrace, type Span } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { latticeRoot } from '../../package-root.js';
 import { rowIdFor } from '../../traces/ids.js';
 import { OTLP_TRACES_PATH, PROJECT_HEADER } from '../../traces/otlp-routes.js';
 import { IngestClient, IngestError } from '../ingest-client.js';
@@ -66,21 +66,6 @@ export interface TracesDemoSummary {
   /** Share of answers containing a reference keyword. */
   readonly keywordRate: number;
   readonly skippedQuestions: number;
-}
-
-/**
- * Lattice's own folder: the nearest ancestor of this module holding a `package.json` (the repository, or the
- * installed package), whose README.md and docs/ the demo answers from.
- * @throws Error when no ancestor has one
- */
-export function latticeRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('No package.json above the Lattice installation: cannot find its documentation.');
-    dir = parent;
-  }
 }
 
 /** The user of the i-th question, e.g. `demo-user-2`. */

@@ -90,7 +90,7 @@ export async function startBaseline(options: {
 }
 
 /**
- * Process entry (`node --import tsx bench/baseline-server.ts`, spawned by `bench/run.ts` so the baseline has its
+ * Process entry (`node dist/bench/baseline-server.js`, compiled and spawned by `bench/run.ts` so the baseline has its
  * own process like every other server): environment `BENCH_SERVER_DATABASE_URL`, `BENCH_SERVER_CASES`
  * (comma-separated case ids), `BENCH_SERVER_VECTORS` (`vector` or `real[]`, for the catalog case) and
  * `BENCH_SERVER_CONTEXT` (JSON `CaseContext`). Prints `listening <url>`; SIGTERM stops it.

@@ -1,6 +1,6 @@
 /**
- * Lattice as the benchmark runs it: its own process (spawned by `bench/run.ts` with `node --import tsx`, the
- * way `bin/lattice.mjs` runs the server), so its CPU time and peak RSS are its own. `buildServer` over a
+ * Lattice as the benchmark runs it: its own process (compiled into `dist/bench/lattice-server.js` and spawned by
+ * `bench/run.ts` with plain `node`, as production runs the build), so its CPU time and peak RSS are its own. `buildServer` over a
  * node-postgres pool of 10 (Lattice's default) on an already migrated database; default configuration (no
  * request logging) except rate limiting, which is off.
  *

@@ -3,6 +3,8 @@
  * Lattice's ratio to each, peak RSS per server process, one table per case (latencies, CPU per request of the
  * server and of PostgreSQL, peak RSS), which peers ran or why not, and the set-up.
  */
+import { formatIngestSection } from './ingest-report.js';
+import type { IngestResult } from './ingest.js';
 import { SERVER_IDS, SERVER_LABELS, type CaseResult, type ServerId, type ServerResult } from './measure.js';
 
 /** Everything the report needs. */
@@ -28,6 +30,8 @@ export interface BenchReport {
   /** One line per peer: its versions, or why it was skipped. */
   readonly peers: readonly string[];
   readonly cases: readonly CaseResult[];
+  /** The ingestion cases (`ingest.ts`), when any ran. */
+  readonly ingest?: IngestResult;
 }
 
 /** Above this share of busy CPU time before the run, the report warns that its numbers are unreliable. */
@@ -57,9 +61,8 @@ export function formatReport(r: BenchReport): string {
     return id === 'baseline' ? `**${text}**` : text;
   };
   const label = (id: ServerId) => SERVER_LABELS[id];
-  const lines = [
-    '# Lattice benchmark — latest run',
-    '',
+  const lines = ['# Lattice benchmark — latest run', ''];
+  if (r.cases.length) lines.push(
     'Requests per second (median of the rounds), and Lattice ÷ each server (above 1× Lattice is faster):',
     '',
     `| Query | ${present.map((id) => `${label(id)} req/s`).join(' | ')} | ${others.map((id) => `Lattice / ${label(id)}`).join(' | ')} |`,
@@ -76,7 +79,7 @@ export function formatReport(r: BenchReport): string {
     `|---|${present.map(() => '---:').join('|')}|`,
     ...r.cases.map((c) => `| ${c.id} | ${present.map((id) => cell(c, id, (s) => mib(s.peakRssBytes))).join(' | ')} |`),
     '',
-  ];
+  );
   for (const c of r.cases) {
     lines.push(
       `## ${c.id}: ${c.title}`,
@@ -99,11 +102,11 @@ export function formatReport(r: BenchReport): string {
   }
   const descriptions: Record<ServerId, string> = {
     lattice:
-      'its own process (`bench/lattice-server.ts`, `node --import tsx`), GraphQL POST with a project **viewer** API key: ' +
+      'its own process (`bench/lattice-server.ts` compiled by `npm run build`, plain `node`), GraphQL POST with a project **viewer** API key: ' +
       'authentication, then the request runs as `lattice_request` with the principal in transaction-local settings, ' +
       'under row-level security, as one SQL statement',
     baseline:
-      'its own process (`bench/baseline-server.ts`, `node --import tsx`), bare `node:http`, GET, one hand-written SQL ' +
+      'its own process (`bench/baseline-server.ts` compiled, plain `node`), bare `node:http`, GET, one hand-written SQL ' +
       'statement building the whole JSON answer, no auth, no RLS (connects as the owner): the floor',
     postgraphile:
       '`bench/peers/postgraphile-server.mjs` on Node 22, amber preset, introspects as the owner; every request runs as ' +
@@ -113,22 +116,30 @@ export function formatReport(r: BenchReport): string {
       '`bench/peers/dataloader-server.mjs`, plain JavaScript: a hand-written schema and resolvers, one batched statement ' +
       "per level, no auth, no RLS (owner connection, `project_id = ANY(…)` in every statement); Lattice's documents",
   };
-  lines.push(
+  lines.push(...formatIngestSection(r.ingest));
+  const queries = r.cases.length > 0;
+  if (queries) lines.push(
     '## Servers',
     '',
     ...present.map((id) => `- ${label(id)}: ${descriptions[id]}`),
-    '- Every server: a node-postgres pool of 10 connections; Lattice and the hand-written server run under tsx (TypeScript), ' +
-      'whose loader adds about 20 MiB of RSS to a process; the peers are plain JavaScript',
+    '- Every server: a node-postgres pool of 10 connections; every server runs plain JavaScript (Lattice and the ' +
+      'hand-written server compiled by `npm run build`, as in production)',
     ...r.peers.map((p) => `- ${p}`),
     '',
+  );
+  lines.push(
     '## Set-up',
     '',
     `- Date: ${r.date}`,
     `- Node ${r.node}; ${r.postgres}; ${r.cpus}`,
     ...r.data.map((d) => `- Data: ${d}`),
+  );
+  if (queries) lines.push(
     `- Load: autocannon, ${r.connections} connections, in a worker thread of the benchmark's process; ${r.warmup} s warm-up ` +
       `per server and case, then ${r.rounds} rounds of ${r.duration} s per server, the order rotating each round; medians ` +
       'of the rounds in the tables; CPU per request from /proc (server process; its PostgreSQL backends by application_name)',
+  );
+  lines.push(
     `- CPU busy in the second before the run: ${fmt(r.cpuBusyAtStart * 100, 0)} % of ${r.cpuCount} CPUs` +
       (r.cpuBusyAtStart > BUSY_THRESHOLD
         ? ' — **the machine was busy with other work; absolute numbers and ratios are unreliable, run again on a quiet machine**'

@@ -8,8 +8,10 @@
  *
  * Environment: BENCH_DATABASE_URL || TEST_DATABASE_URL || postgres://postgres@127.0.0.1:5432/postgres (a server
  * where the user may create databases; `lattice_bench` and `lattice_bench_catalog` are dropped and recreated),
- * BENCH_CASES (comma-separated case ids, default all), BENCH_PEERS (comma-separated peer ids or `none`, default
- * all), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s), BENCH_WARMUP (3 s), BENCH_ROUNDS (3).
+ * BENCH_CASES (comma-separated case ids, default all query cases and `ingest`), BENCH_PEERS (comma-separated peer
+ * ids or `none`, default all), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s), BENCH_WARMUP (3 s), BENCH_ROUNDS (3);
+ * the ingestion cases (`ingest.ts`): BENCH_INGEST_ROWS (200,000), BENCH_INGEST_CLIENTS (`1,4`), BENCH_INGEST_BATCH
+ * (1,000).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,11 +28,13 @@ import type { Model } from '../src/model/types.js';
 import { BASELINE_APPLICATION_NAME } from './baseline-server.js';
 import { CASES, resolveCases, type BenchCase, type CaseContext } from './cases.js';
 import { seedCatalog } from './catalog-seed.js';
+import { buildOnce, compiledServerArgs } from './compiled.js';
 import { LATTICE_APPLICATION_NAME } from './lattice-server.js';
 import { baselineTarget, dataloaderTarget, latticeTarget, postgraphileTarget } from './load.js';
 import { measureCase, type CaseResult, type CaseServer, type MeasureOptions, type ServerId } from './measure.js';
 import { preparePeers, startDataLoaderServer, startPostGraphile, wantedPeers, type PeerId, type PeerStatus } from './peers.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
+import { DEFAULT_INGEST_CASES, DEFAULT_INGEST_ROWS, INGEST_CASE_IDS, runIngestBench, type IngestCaseId, type IngestResult } from './ingest.js';
 import { formatReport, type BenchReport } from './report.js';
 import { createFreshDatabase, DEFAULT_SEED_SIZE, seed } from './seed.js';
 
@@ -91,12 +95,13 @@ export function principalPgSettings(principal: Principal): Record<string, string
   };
 }
 
-/** Start a TypeScript server of this folder in its own process (`node --import tsx`). */
-function startTsServer(name: string, file: string, env: Record<string, string>): Promise<ServerProcess> {
+/** Start a server of this folder in its own process, compiled (`compiled.ts`: `node dist/bench/<file>.js`). */
+async function startTsServer(name: string, file: string, env: Record<string, string>): Promise<ServerProcess> {
+  await buildOnce();
   return startServerProcess({
     name,
     command: process.execPath,
-    args: ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))],
+    args: compiledServerArgs(file),
     cwd: REPO_DIR,
     env: { NODE_ENV: 'production', ...env },
   });
@@ -162,10 +167,13 @@ export async function runBench(log: (line: string) => void = console.log): Promi
     rounds: Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3))),
   };
   const wanted = (process.env.BENCH_CASES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = wanted.filter((w) => !CASES.some((c) => c.id === w));
-  if (unknown.length) throw new Error(`BENCH_CASES names unknown cases: ${unknown.join(', ')}; known: ${CASES.map((c) => c.id).join(', ')}`);
+  const known = [...CASES.map((c) => c.id), ...INGEST_CASE_IDS];
+  const unknown = wanted.filter((w) => !known.includes(w));
+  if (unknown.length) throw new Error(`BENCH_CASES names unknown cases: ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const cases = CASES.filter((c) => wanted.length === 0 || wanted.includes(c.id));
-  const peers = await preparePeers(wantedPeers(process.env.BENCH_PEERS), log);
+  const ingestCases = INGEST_CASE_IDS.filter((id) => (wanted.length === 0 ? DEFAULT_INGEST_CASES.includes(id) : wanted.includes(id)));
+  // Only ingestion cases: no query servers, so no peers to install.
+  const peers = await preparePeers(wantedPeers(cases.length ? process.env.BENCH_PEERS : 'none'), log);
   const peerLines = (Object.entries(peers) as [PeerId, PeerStatus][]).map(
     ([id, st]) => `${id === 'postgraphile' ? 'PostGraphile' : 'graphql-js + DataLoader'}: ${st.available ? st.versions : st.note}`,
   );
@@ -251,6 +259,12 @@ export async function runBench(log: (line: string) => void = console.log): Promi
       for (const close of closers.reverse()) await close();
     }
   }
+  const ingest = ingestCases.length ? await runIngest(adminUrl, ingestCases, log) : undefined;
+  if (!version) {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    version = (await client.query<{ v: string }>(`SELECT 'PostgreSQL ' || current_setting('server_version') AS v`).finally(() => client.end())).rows[0].v;
+  }
   return {
     date: new Date().toISOString(),
     node: process.version,
@@ -265,7 +279,20 @@ export async function runBench(log: (line: string) => void = console.log): Promi
     rounds: o.rounds,
     peers: peerLines,
     cases: results,
+    ingest,
   };
+}
+
+/** The ingestion cases (`ingest.ts`) with the `BENCH_INGEST_*` settings. */
+async function runIngest(adminUrl: string, ids: readonly IngestCaseId[], log: (line: string) => void): Promise<IngestResult> {
+  const clients = (process.env.BENCH_INGEST_CLIENTS || '1,4').split(',').map((s) => Number(s.trim()));
+  if (!clients.every((c) => Number.isInteger(c) && c >= 1)) throw new Error(`BENCH_INGEST_CLIENTS must list positive integers, got '${process.env.BENCH_INGEST_CLIENTS}'`);
+  return runIngestBench(
+    adminUrl,
+    ids,
+    { rows: Math.round(envNumber('BENCH_INGEST_ROWS', DEFAULT_INGEST_ROWS)), batchSize: Math.round(envNumber('BENCH_INGEST_BATCH', 1000)), clients, database: `${DB_NAME}_ingest` },
+    log,
+  );
 }
 
 /**

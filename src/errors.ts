@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'UNKNOWN_DOCUMENT'
   | 'PERSISTED_QUERY_REQUIRED'
   | 'DATABASE_UNAVAILABLE'
+  | 'CLIENT_CLOSED_REQUEST'
   | 'INTERNAL';
 
 /** HTTP status for each code (REST and GraphQL-over-HTTP error responses). */
@@ -44,6 +45,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   PERSISTED_QUERY_REQUIRED: 403,
   /** The database cannot be reached (connection refused or lost, server shutting down or starting). */
   DATABASE_UNAVAILABLE: 503,
+  /**
+   * The client disconnected before the answer and its database work was cancelled (SPEC G-12; `src/db/cancel.ts`).
+   * Nobody reads it: it names the outcome in logs and metrics (nginx's 499 "Client Closed Request").
+   */
+  CLIENT_CLOSED_REQUEST: 499,
   INTERNAL: 500,
 };
 

@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { quoteIdent } from '../query/sql/ident.js';
+import { withoutCancellation } from './cancel.js';
 
 type Handler = (payload: string) => void;
 
@@ -73,9 +74,13 @@ export class PgListener {
 
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client(this.config);
-    client.on('notification', (msg) => {
-      for (const h of this.handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
-    });
+    // The connection may have been opened during a request, whose async context its events then carry: handlers
+    // (live pushes) must not inherit that request's cancellation (`cancel.ts`).
+    client.on('notification', (msg) =>
+      withoutCancellation(() => {
+        for (const h of this.handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
+      }),
+    );
     const lost = () => {
       if (this.client !== client) return;
       this.client = null;

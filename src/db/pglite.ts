@@ -9,12 +9,17 @@
  * - the default user is a superuser and bypasses RLS even when forced, so `withPrincipal` switches to the
  *   request role with `set_config('role', ...)` (= SET LOCAL ROLE); with that, RLS filters as on PostgreSQL.
  * - int8 comes back as a number or BigInt by default: normalised as node-postgres (see `parsers.ts`).
+ * - a statement runs synchronously inside the WASM instance and cannot be interrupted: when a request's client
+ *   disconnects (`cancel.ts`), its running statement finishes (the event loop, busy with it, only notices the
+ *   disconnect afterwards); what the request has not sent yet is skipped: a transaction still queued behind
+ *   others does not start, no further statement of it is sent, and it is rolled back instead of committed.
  */
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { Principal } from '../auth/principal.js';
 import { quoteIdent } from '../query/sql/ident.js';
+import { currentCancellation, RequestCancelledError, throwIfCancelled, withoutCancellation, type Cancellation } from './cancel.js';
 import { PGLITE_PARSERS } from './parsers.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams } from './session.js';
 import type { Db, DbStats, Queryable, QueryResult, RequestIsolation } from './types.js';
@@ -53,7 +58,9 @@ class PgliteDb implements Db {
   }
 
   async withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal), fn);
+    const cancellation = currentCancellation();
+    throwIfCancelled(cancellation);
+    return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal), fn, cancellation);
   }
 
   queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -70,12 +77,15 @@ class PgliteDb implements Db {
     // matching). Its returned unsubscribe function re-normalises the already-unquoted name (lower-casing it),
     // so unsubscribe through `unlisten` with the quoted name instead.
     const name = quoteIdent(channel);
-    await this.pglite.listen(name, handler);
+    // A NOTIFY is delivered in the async context of the statement that committed it, a request's: its handler
+    // (live pushes) must not inherit that request's cancellation.
+    const dispatch = (payload: string) => withoutCancellation(() => handler(payload));
+    await this.pglite.listen(name, dispatch);
     let active = true;
     return async () => {
       if (!active || this.closed) return;
       active = false;
-      await this.pglite.unlisten(name, handler);
+      await this.pglite.unlisten(name, dispatch);
     };
   }
 
@@ -85,20 +95,30 @@ class PgliteDb implements Db {
     await this.pglite.close();
   }
 
-  private run<T>(settingsSql: string, params: unknown[], fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * One transaction around `fn` (PGlite commits when the callback resolves, rolls back when it throws).
+   * @param cancellation the request's cancellation: once cancelled, nothing more is sent (a transaction that was
+   *        queued does not start) and the transaction is rolled back; a running statement finishes (file comment)
+   * @throws RequestCancelledError when the request is cancelled before the transaction commits
+   */
+  private run<T>(settingsSql: string, params: unknown[], fn: (tx: Queryable) => Promise<T>, cancellation?: Cancellation): Promise<T> {
     return this.pglite.transaction(async (tx) => {
       const raw = tx as unknown as PgliteQueryable;
       let done = false;
+      throwIfCancelled(cancellation); // the client left while this transaction waited for the one connection
       await raw.query(settingsSql, params);
       const handle: Queryable = {
         query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
           if (done) throw new Error('This transaction has already finished; run statements inside its callback.');
+          throwIfCancelled(cancellation);
           this.stats.statements++;
           return toResult<R>(await raw.query(text, p as unknown[] | undefined));
         },
       };
       try {
-        return await fn(handle);
+        const result = await fn(handle);
+        if (cancellation?.cancelled) throw new RequestCancelledError(false); // rolled back, not committed
+        return result;
       } finally {
         done = true;
       }

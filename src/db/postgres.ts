@@ -21,6 +21,9 @@
  *   migrations have given the role its login); the settings statement still sets the role, which on the login
  *   pool is a no-op for `lattice_request` itself and the switch for an operator's login that is a member of it.
  * - `stats.statements` counts only statements callers send through `query()` / `queryAs()`.
+ * - `withPrincipal` / `queryAs` follow the calling request's cancellation (`cancel.ts`): a client that disconnects
+ *   gets nothing more sent, its running statement cancelled with a protocol CancelRequest (`pg-cancel.ts`) and its
+ *   transaction rolled back.
  *
  * Decision (issue 9 item 1), measured with `bench/round-trips.ts`: a point lookup by id through RLS, PostgreSQL
  * 15 on the same 2-core machine (shared, so three runs; ranges), 5,000 sequential requests and 5,000 with 10
@@ -45,8 +48,10 @@
  */
 import pg from 'pg';
 import type { Principal } from '../auth/principal.js';
+import { currentCancellation, RequestCancelledError, throwIfCancelled, type Cancellation } from './cancel.js';
 import { PG_TYPES } from './parsers.js';
 import { PgListener } from './pg-listener.js';
+import { runCancellable } from './pg-cancel.js';
 import type { PipelineStep, StepResult } from './pipeline.js';
 import { preparedStep, queryPrepared, resultsOf, runSteps } from './prepared.js';
 import {
@@ -140,20 +145,27 @@ class PostgresDb implements Db {
   }
 
   async withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    // The request's cancellation (`cancel.ts`), read in the caller's async context.
+    const cancellation = currentCancellation();
+    throwIfCancelled(cancellation);
     // Request statements recur (compiled from documents of the same shape): run them as prepared statements.
     const settings = this.principalStep(principal);
-    return this.run(await this.requestPoolReady(), settings, fn, true);
+    return this.run(await this.requestPoolReady(), settings, fn, true, cancellation);
   }
 
   async queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const cancellation = currentCancellation();
+    throwIfCancelled(cancellation);
     const settings = this.principalStep(principal);
     const pool = await this.requestPoolReady();
-    this.stats.statements++;
     return this.withClient(pool, async (client) => {
+      throwIfCancelled(cancellation); // the client left while this request waited for a connection
+      this.stats.statements++;
       // No BEGIN: the settings and the statement are one implicit transaction, ended (committed, or aborted on
-      // error) by the pipeline's single Sync, which also undoes every transaction-local setting and the role.
+      // error, a cancel included) by the pipeline's single Sync, which also undoes every setting and the role.
       const step = params && params.length > 0 ? preparedStep(client, text, params) : { text };
-      return toResult<R>(resultsOf(await runSteps(client, [settings, step], PG_TYPES))[1]);
+      const results = await runCancellable(client, cancellation, async () => resultsOf(await runSteps(client, [settings, step], PG_TYPES)));
+      return toResult<R>(results[1]);
     });
   }
 
@@ -242,8 +254,10 @@ class PostgresDb implements Db {
    * when `fn` throws. A callback that sends no statement costs no round trip at all.
    * @param pool the owner pool or the request pool
    * @param prepare run statements with bind parameters as named prepared statements (`prepared.ts`)
+   * @param cancellation the request's cancellation: once cancelled, no further statement is sent, a running one is
+   *        cancelled on the server (`pg-cancel.ts`) and the transaction is rolled back, never committed
    */
-  private run<T>(pool: pg.Pool, settings: PipelineStep, fn: (tx: Queryable) => Promise<T>, prepare = false): Promise<T> {
+  private run<T>(pool: pg.Pool, settings: PipelineStep, fn: (tx: Queryable) => Promise<T>, prepare = false, cancellation?: Cancellation): Promise<T> {
     return this.withClient(pool, async (client, fail) => {
       let started = false;
       let startError: Error | undefined;
@@ -263,16 +277,23 @@ class PostgresDb implements Db {
         query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
           if (done) throw new Error('This transaction has already finished; run statements inside its callback.');
           if (startError) throw startError;
+          throwIfCancelled(cancellation);
           this.stats.statements++;
           const values = p as unknown[] | undefined;
-          if (!started) return toResult<R>(await first(text, values));
-          if (prepare && values && values.length > 0) return toResult<R>(await queryPrepared(client, text, values, PG_TYPES));
-          return toResult<R>(await client.query(text, values));
+          return toResult<R>(
+            await runCancellable(client, cancellation, async (): Promise<StepResult | PgResultLike> => {
+              if (!started) return first(text, values);
+              if (prepare && values && values.length > 0) return queryPrepared(client, text, values, PG_TYPES);
+              return client.query(text, values);
+            }),
+          );
         },
       };
       try {
         const result = await fn(handle);
         done = true;
+        // A client gone by now gets nothing committed (the callback may have swallowed the cancellation).
+        if (cancellation?.cancelled) throw new RequestCancelledError(false);
         if (started) await client.query('COMMIT');
         return result;
       } catch (err) {

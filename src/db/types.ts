@@ -45,6 +45,10 @@ export interface Db extends Queryable {
    * Run `fn` in one transaction as the non-owner request role with the principal's settings set
    * transaction-locally (`SET LOCAL ROLE lattice_request`, `lattice.role`, `lattice.project_ids`,
    * `lattice.user_id`, `TimeZone = UTC`), so row-level security applies (SPEC S-6).
+   * Cancelled with the request (`cancel.ts`): when the ambient cancellation of the calling request fires, no
+   * further statement is sent, a running one is cancelled on PostgreSQL, and the transaction is rolled back.
+   * @throws RequestCancelledError (`CLIENT_CLOSED_REQUEST`) when the request's client disconnected first;
+   *         otherwise what `fn` or the driver throws
    */
   withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T>;
 
@@ -52,7 +56,9 @@ export interface Db extends Queryable {
    * Run ONE statement as the principal: the same role and transaction-local settings as `withPrincipal`, the
    * statement its own transaction. On PostgreSQL the settings and the statement travel in one pipeline: one
    * round trip (see `postgres.ts`). Use it for a request's single read; `withPrincipal` for anything longer.
-   * @throws the driver's error, as `query`; the connection is left clean (no setting, role or transaction)
+   * Cancelled with the request like `withPrincipal`.
+   * @throws the driver's error, as `query`; RequestCancelledError when the request's client disconnected first;
+   *         the connection is left clean (no setting, role or transaction)
    */
   queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 

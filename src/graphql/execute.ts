@@ -31,6 +31,7 @@ import { executeMutation } from './mutation/execute.js';
 import { lookupPlan } from './plan-cache.js';
 import { planMutation } from './mutation/plan.js';
 import { checkCost } from './plan/cost.js';
+import { checkRows } from './plan/rows.js';
 import { analyzeOperation, selectOperation } from './plan/operation.js';
 
 /** What `executeGraphQL` needs (an AppContext-like bag for one request). */
@@ -160,7 +161,9 @@ export async function executeGraphQL(
     trace.plan_cache = cached.hit ? 'hit' : 'miss';
     if (cached.hit) {
       trace.plan_ms = elapsedMs(phase);
-      return traced(`{"data":${await runData(ctx, cached.hit, trace)}}`);
+      const data = await runData(ctx, cached.hit, trace);
+      cached.rowCheck?.(data); // row budget (SPEC G-12) of lists without a bound
+      return traced(`{"data":${data}}`);
     }
     const document = documentOf(ctx.schema, request, options.method ?? 'POST', { introspection: ctx.config.introspection });
     trace.parse_validate_ms = elapsedMs(phase);
@@ -169,9 +172,11 @@ export async function executeGraphQL(
     const op = selectOperation(document, request.operationName);
     if (op.operation === 'mutation') {
       const plan = planMutation(planCtx, document, op, request.variables);
-      // The cost limit (SPEC G-12) on the mutation's selections; the variables were coerced by planMutation.
+      // The cost limit and the static row budget (SPEC G-12) on the mutation's selections, before anything is
+      // written; the variables were coerced by planMutation.
       const coerced = getVariableValues(ctx.schema, op.variableDefinitions ?? [], { ...(request.variables ?? {}) });
       if (!coerced.errors) checkCost(ctx.schema, document, op, coerced.coerced, ctx.config.limits);
+      if (!coerced.errors) checkRows(ctx.schema, document, op, coerced.coerced, ctx.config.limits);
       trace.plan_ms = elapsedMs(phase);
       try {
         const data = await executeMutation({ model: ctx.model, db: ctx.db, principal: ctx.principal, mode: ctx.config.mode, compile: ctx.compile }, plan, trace);
@@ -195,6 +200,7 @@ export async function executeGraphQL(
     }
     // Only `__typename` (or nothing) at the root: no data to read, no statement.
     const dataText = compiled ? await runData(ctx, compiled, trace) : JSON.stringify(Object.fromEntries(analyzed.plan.roots.map((r) => [r.responseKey, 'value' in r.node ? r.node.value : null])));
+    if (compiled) analyzed.rowCheck?.(dataText); // row budget (SPEC G-12) of lists without a bound
     if (analyzed.introspectionKeys.length === 0) return traced(`{"data":${dataText}}`);
 
     const result = await execute({

@@ -14,8 +14,8 @@
  *   rebuild each bind parameter from the new variables and principal.
  *
  * A hit coerces the variables with graphql-js (`getVariableValues`: the same coercion and errors as the
- * planner), re-checks the cost limit (`plan/cost.ts`: list sizes are free parameters, so a cached plan must
- * not let a larger `first` through), builds the key, checks each free value against its guard and fills in the parameters. Everything
+ * planner), re-checks the cost limit and the row budget (`plan/cost.ts`, `plan/rows.ts`: list sizes are free
+ * parameters, so a cached plan must not let a larger `first` through), builds the key, checks each free value against its guard and fills in the parameters. Everything
  * else (a new document, a new variables key, a value outside its guard, coercion errors) runs the ordinary
  * pipeline, which gives the same answer or error as without a cache; a successful query compilation is then
  * learned and stored. Cached: query operations whose root fields are all compiled (no `__schema` / `__type`,
@@ -39,6 +39,7 @@ import { checkJsonNesting } from '../nesting.js';
 import { compileRead, DEFAULT_COMPILE_OPTIONS, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
 import type { QueryLimits } from '../server/context.js';
 import { withinCost } from './plan/cost.js';
+import { maxRowsOf, operationRows, resultRowCheck } from './plan/rows.js';
 import { analyzeOperation } from './plan/operation.js';
 import { instantiate, sameCompiled, variablesKey, type PlanTemplate, type VariableType } from './plan-template.js';
 import { buildTemplate, type Recompile } from './plan-probe.js';
@@ -99,6 +100,11 @@ export interface FreshPlan {
 export interface PlanLookup {
   /** The statement and parameters of this request, when cached. */
   readonly hit?: CompiledQuery;
+  /**
+   * With a `hit` whose operation has lists without a bound: the result's row count check
+   * (`plan/rows.ts` `resultRowCheck`; throws ROW_LIMIT_EXCEEDED), to call on the `data` JSON text before sending it.
+   */
+  readonly rowCheck?: (dataText: string) => void;
   /** Learn and store a fresh compilation of this request (call only for cacheable query operations). */
   remember(plan: FreshPlan): void;
 }
@@ -277,7 +283,11 @@ export function lookupPlan(ctx: PlanCacheContext, request: PlanCacheRequest): Pl
   }
   // List sizes are bind parameters guarded only by 0 ≤ n ≤ maxLimit: the cost limit is checked on every hit
   // (a walk of the document, no planning); above it the ordinary pipeline plans afresh and refuses.
-  if (!withinCost(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits)) {
+  // The row budget likewise (a static walk); lists without a bound get the result check as on a miss.
+  const rows = withinCost(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits)
+    ? operationRows(ctx.schema, entry.document, entry.operation, coerced.coerced)
+    : undefined;
+  if (!rows || rows.rows > maxRowsOf(ctx.limits)) {
     cache.stats.fallbacks += 1;
     return { remember: () => undefined };
   }
@@ -296,7 +306,8 @@ export function lookupPlan(ctx: PlanCacheContext, request: PlanCacheRequest): Pl
   entry.hits += 1;
   const hit = { text: template.text, params };
   if (cache.options.verify) verifyHit(ctx, entry, request, hit);
-  return { hit, remember: () => undefined };
+  const rowCheck = resultRowCheck(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits, rows);
+  return { hit, ...(rowCheck ? { rowCheck } : {}), remember: () => undefined };
 }
 
 function rememberPlan(cache: PlanCache, ctx: PlanCacheContext, request: PlanCacheRequest, docKey: string, fresh: FreshPlan): void {

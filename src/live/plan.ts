@@ -12,6 +12,7 @@ import type { Filter, Selection } from '../query/plan.js';
 import { requestError } from '../graphql/errors.js';
 import { coerceArgs } from '../graphql/plan/args.js';
 import { collectFields } from '../graphql/plan/collect.js';
+import { checkRows } from '../graphql/plan/rows.js';
 import type { PlanContext } from '../graphql/plan/context.js';
 import { children, planSelection, walkState, type FieldAt } from '../graphql/plan/select.js';
 import { metaOf, type FieldMeta } from '../graphql/schema/meta.js';
@@ -35,7 +36,8 @@ export interface SubscriptionPlan {
 /**
  * Plan a subscription operation.
  * @param operation the selected operation of a document already validated against `ctx.schema`
- * @throws GraphQLRequestError BAD_USER_INPUT (not a subscription, variables, filter), QUERY_TOO_COMPLEX (depth)
+ * @throws GraphQLRequestError BAD_USER_INPUT (not a subscription, variables, filter), QUERY_TOO_COMPLEX (depth),
+ *         ROW_LIMIT_EXCEEDED (the static row bound of one event's selection above `limits.maxRows`, `rows.ts`)
  */
 export function planSubscription(
   ctx: PlanContext,
@@ -69,5 +71,7 @@ export function planSubscription(
     if (m.role === 'row') fields.push({ responseKey: c.key, kind: 'row', selection: planSelection(st, c) });
     else fields.push({ responseKey: c.key, kind: m.role });
   }
+  // The row budget (SPEC G-12) of one event, checked at subscribe time (each event re-reads one row).
+  checkRows(ctx.schema, document, operation, st.variables, ctx.limits);
   return { responseKey: key, entity: meta.entity, filter, fields };
 }

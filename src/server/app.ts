@@ -21,6 +21,7 @@ import { modelRoutes } from './model-routes.js';
 import { latestModelVersion, ModelRegistry } from '../model-change/registry.js';
 import { checkJsonNesting } from '../nesting.js';
 import { registerAuthHook } from './auth-hook.js';
+import { cancelOnDisconnectFromEnv, registerCancelOnDisconnect } from './disconnect.js';
 import { registerRateLimit } from './rate-limit.js';
 import { DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, type AppContext, type QueryLimits, type ServerConfig } from './context.js';
 import { sendError } from './errors.js';
@@ -99,6 +100,7 @@ const LIMIT_ENV: Readonly<Record<keyof typeof DEFAULT_LIMITS, string>> = {
   maxDepth: 'LATTICE_MAX_DEPTH',
   maxCost: 'LATTICE_MAX_COST',
   defaultListSize: 'LATTICE_DEFAULT_LIST_SIZE',
+  maxRows: 'LATTICE_MAX_ROWS',
 };
 
 /**
@@ -114,7 +116,7 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number): number |
 }
 
 /**
- * Query limits from `LATTICE_MAX_LIMIT`, `LATTICE_MAX_DEPTH`, `LATTICE_MAX_COST`, `LATTICE_DEFAULT_LIST_SIZE`
+ * Query limits from `LATTICE_MAX_LIMIT`, `LATTICE_MAX_DEPTH`, `LATTICE_MAX_COST`, `LATTICE_DEFAULT_LIST_SIZE`, `LATTICE_MAX_ROWS`
  * (each a whole number ≥ 1; unset keeps the default).
  * @throws LatticeError BAD_USER_INPUT for an invalid value
  */
@@ -236,6 +238,8 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   });
   // Request context, request span and HTTP duration: before the auth hook, whose key look-up is SQL of the request.
   registerRequestObservability(app, { telemetry, metrics });
+  // A client that disconnects before the answer gets its database work cancelled (disconnect.ts).
+  registerCancelOnDisconnect(app, cancelOnDisconnectFromEnv(process.env.LATTICE_CANCEL_ON_DISCONNECT));
   registerAuthHook(app, db);
   // Per-principal rate limit (SPEC G-12): after authentication, before the routes (rate-limit.ts).
   await registerRateLimit(app, config.rateLimit ?? 0);

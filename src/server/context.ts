@@ -25,6 +25,14 @@ export interface QueryLimits {
   readonly maxCost?: number;
   /** Cost estimate of the length of a list without `limit` / `first` / `last`; absent: `DEFAULT_LIMITS.defaultListSize`. */
   readonly defaultListSize?: number;
+  /**
+   * Row budget of a GraphQL operation: the most rows (elements of lists of objects: entities, connection
+   * edges / nodes, aggregate groups) it may return, bounded statically from its page sizes before any SQL runs
+   * and, when it has lists without `limit` / `first` / `last`, counted on its result
+   * (`src/graphql/plan/rows.ts`; 400 ROW_LIMIT_EXCEEDED beyond, never a truncation). `LATTICE_MAX_ROWS`;
+   * absent: `DEFAULT_LIMITS.maxRows` (the budget is always on).
+   */
+  readonly maxRows?: number;
 }
 
 export interface ServerConfig {
@@ -69,7 +77,7 @@ export interface AppContext {
   readonly persisted?: PersistedDocuments;
 }
 
-export const DEFAULT_LIMITS: Required<QueryLimits> = { maxLimit: 10_000, maxDepth: 12, maxCost: 5_000_000, defaultListSize: 10 };
+export const DEFAULT_LIMITS: Required<QueryLimits> = { maxLimit: 10_000, maxDepth: 12, maxCost: 5_000_000, defaultListSize: 10, maxRows: 100_000 };
 
 /** Default of `ServerConfig.rateLimit`: 600 requests per minute per principal (10 per second on average). */
 export const DEFAULT_RATE_LIMIT = 600;

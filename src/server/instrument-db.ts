@@ -11,6 +11,7 @@
  */
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Principal } from '../auth/principal.js';
+import { isRequestCancelled } from '../db/cancel.js';
 import type { Db, Queryable, QueryResult } from '../db/types.js';
 import { metrics as processMetrics, type LatticeMetrics, type PoolCounters, type StatementVia } from './metrics.js';
 import { requestSpanContext } from './telemetry.js';
@@ -52,7 +53,12 @@ export function instrumentDb(db: Db, options: InstrumentOptions = {}): Db {
   const tracer = options.tracer;
   // Label children resolved once: observing through them skips prom-client's per-call label hashing.
   const VIA: readonly StatementVia[] = ['query', 'query_as', 'transaction', 'principal_transaction'];
-  const observers = new Map(VIA.map((via) => [via, { ok: m.statementDuration.labels(via, 'ok'), error: m.statementDuration.labels(via, 'error') }]));
+  const observers = new Map(
+    VIA.map((via) => [
+      via,
+      { ok: m.statementDuration.labels(via, 'ok'), error: m.statementDuration.labels(via, 'error'), cancelled: m.statementDuration.labels(via, 'cancelled') },
+    ]),
+  );
 
   async function timed<R>(via: StatementVia, text: string, run: () => Promise<QueryResult<R>>): Promise<QueryResult<R>> {
     const parent = tracer ? requestSpanContext() : undefined;
@@ -78,7 +84,8 @@ export function instrumentDb(db: Db, options: InstrumentOptions = {}): Db {
       span?.setAttribute('db.response.returned_rows', result.rowCount);
       return result;
     } catch (err) {
-      observers.get(via)!.error.observe(seconds(start));
+      // `cancelled`: the client disconnected and the statement was cancelled or skipped (src/db/cancel.ts).
+      observers.get(via)![isRequestCancelled(err) ? 'cancelled' : 'error'].observe(seconds(start));
       if (span) {
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'string') span.setAttribute('db.response.status_code', code);
@@ -102,7 +109,7 @@ export function instrumentDb(db: Db, options: InstrumentOptions = {}): Db {
       m.transactionDuration.observe({ kind, outcome: 'commit' }, seconds(start));
       return out;
     } catch (err) {
-      m.transactionDuration.observe({ kind, outcome: 'rollback' }, seconds(start));
+      m.transactionDuration.observe({ kind, outcome: isRequestCancelled(err) ? 'cancelled' : 'rollback' }, seconds(start));
       throw err;
     }
   }

@@ -6,11 +6,14 @@
  * |---|---|---|
  * | `lattice_http_request_duration_seconds` | histogram | `method`, `route` (the route pattern, `(unmatched)` for 404s: never the raw URL), `status_code` |
  * | `lattice_graphql_operation_duration_seconds` | histogram | `operation_name` (`anonymous` when unnamed; the first 100 distinct names, later ones `other`), `outcome` (`ok` / `error`) |
- * | `lattice_db_statement_duration_seconds` | histogram | `via` (`query`, `query_as`, `transaction`, `principal_transaction`), `outcome` |
- * | `lattice_db_transaction_duration_seconds` | histogram | `kind` (`owner` / `principal`), `outcome` (`commit` / `rollback`) |
+ * | `lattice_db_statement_duration_seconds` | histogram | `via` (`query`, `query_as`, `transaction`, `principal_transaction`), `outcome` (`ok` / `error` / `cancelled`) |
+ * | `lattice_db_transaction_duration_seconds` | histogram | `kind` (`owner` / `principal`), `outcome` (`commit` / `rollback` / `cancelled`) |
  * | `lattice_db_pool_connections` | gauge | `state` (`total`, `idle`, `waiting`): node-postgres pools only; PGlite has no pool |
  * | `lattice_ingestion_events_total` | counter | `api` (`lattice`, `langfuse`, `otlp`), `type`, `outcome` (`accepted` 2xx, `rejected` 4xx, `failed` 5xx) |
  * | `lattice_errors_total` | counter | `code` (the G-14 error code of every error answered in the REST error shape) |
+ *
+ * `outcome="cancelled"`: the client disconnected before the answer and the request's statement was cancelled on
+ * the server or skipped, its transaction rolled back (`src/db/cancel.ts`); the `_count` series count them.
  *
  * plus prom-client's default process metrics (`process_*`, `nodejs_*`: CPU, memory, event-loop lag, GC).
  *

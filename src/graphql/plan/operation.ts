@@ -5,7 +5,7 @@
  * The planner selects the operation, coerces variables with graphql-js (`getVariableValues`), collects fields
  * (fragments, type conditions, `@skip` / `@include`, aliases), coerces arguments (`getArgumentValues`), maps
  * every field through the schema's `extensions.lattice` metadata, enforces limits (maxLimit, maxDepth; maxCost
- * once planned, before SQL is built, `cost.ts`), decodes
+ * and the row budget maxRows once planned, before SQL is built, `cost.ts` and `rows.ts`), decodes
  * cursors and sets the tenant scope from the principal. It needs no database.
  */
 import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
@@ -18,6 +18,7 @@ import { coerceArgs, toListArgs } from './args.js';
 import { collectFields } from './collect.js';
 import type { PlanContext } from './context.js';
 import { checkCost } from './cost.js';
+import { checkRows, resultRowCheck } from './rows.js';
 import { planSelection, planShape, walkState, type FieldAt, type WalkState } from './select.js';
 
 /** Root fields answered by graphql-js introspection rather than SQL. */
@@ -32,6 +33,11 @@ export interface AnalyzedOperation {
   readonly plan: OperationPlan;
   /** Response keys of introspection root fields (`__schema`, `__type`), answered by graphql-js. */
   readonly introspectionKeys: readonly string[];
+  /**
+   * Present when the operation has lists without a bound (`rows.ts`, `resultRowCheck`): call it with the
+   * `data` JSON text before sending it; throws ROW_LIMIT_EXCEEDED when the result has more than `maxRows` rows.
+   */
+  readonly rowCheck?: (dataText: string) => void;
 }
 
 /**
@@ -59,7 +65,8 @@ export function scopeOf(ctx: PlanContext): Scope {
  * @param variables raw variable values from the request
  * @throws GraphQLRequestError BAD_USER_INPUT (unknown operation, variables, arguments, filters, order, limits,
  *         cursors; mutations (see `planMutation`) and subscriptions), QUERY_TOO_COMPLEX (depth above `limits.maxDepth`),
- *         COST_LIMIT_EXCEEDED (estimated cost above `limits.maxCost`, see `cost.ts`)
+ *         COST_LIMIT_EXCEEDED (estimated cost above `limits.maxCost`, see `cost.ts`), ROW_LIMIT_EXCEEDED (static
+ *         row bound above `limits.maxRows`, see `rows.ts`)
  */
 export function analyzeOperation(
   ctx: PlanContext,
@@ -99,7 +106,9 @@ export function analyzeOperation(
   }
   // After planning (depth, argument and limit errors are more specific), before any SQL is built.
   checkCost(ctx.schema, document, operation, st.variables, ctx.limits);
-  return { operation, variables: st.variables, plan: { roots, scope: scopeOf(ctx) }, introspectionKeys };
+  const bound = checkRows(ctx.schema, document, operation, st.variables, ctx.limits);
+  const rowCheck = resultRowCheck(ctx.schema, document, operation, st.variables, ctx.limits, bound);
+  return { operation, variables: st.variables, plan: { roots, scope: scopeOf(ctx) }, introspectionKeys, ...(rowCheck ? { rowCheck } : {}) };
 }
 
 function planRoot(st: WalkState, meta: FieldMeta, at: FieldAt): RootNode {

@@ -2,7 +2,8 @@
  * The merge statement of the traces store (`store.ts`): ONE statement writes every row of one entity of a batch,
  * inserting new rows and merging given fields into existing ones, and reports per row what happened.
  *
- * It follows the generic write statement (`src/query/write/sql.ts`: typed rows from `jsonb_populate_record`, the
+ * It follows the generic write statement (`src/query/write/sql.ts`: typed rows from one array parameter per
+ * column (`src/query/write/columns.ts`, with the `$stub` flag as one more `boolean[]`), the
  * existing row seen through row-level security, references pre-checked in the same project, UPDATE of visible
  * rows plus INSERT … ON CONFLICT DO NOTHING of new ones, so another project's id is reported as a conflict and
  * never overwritten), with two differences the tracing ingestion needs:
@@ -12,13 +13,17 @@
  *   observation), `least` (the earliest of the stored and given time: a trace's timestamp, an observation's
  *   start, which the v3 SDK resends as "now" on every `trace.update()`), `merge_object` (JSON objects merged
  *   key by key, top level; any other JSON value replaces) and `union` (string arrays: set union in code-point order, tags).
- *   A column absent from a row's JSON is left unchanged; present with `null`, it is set to NULL (`set` rule).
+ *   A column absent from a row's values is left unchanged; present with `null`, it is set to NULL (`set` rule).
  * - **Placeholder rows** (`$stub`): rows written only when absent — a trace or parent observation that a child
  *   names before its own event arrives (OpenTelemetry exports children before parents). An existing row is
  *   left as it is (`exists`), and the later real event merges into the placeholder.
+ *
+ * Like the generic statement it returns only the rows whose outcome is not `inserted`, plus one last row
+ * `{ ord: null, outcome: 'inserted', col: <count> }`.
  */
 import type { Entity, Model } from '../model/types.js';
 import { qualified, quoteIdent } from '../query/sql/ident.js';
+import { existing, Params, rowsInput } from '../query/write/columns.js';
 import { defaultsOf, insertableFields } from '../query/write/sql.js';
 
 /** How a given value is merged into an existing row's column (see the module comment). */
@@ -48,17 +53,7 @@ export interface MergePlan {
  */
 export type MergeOutcome = 'inserted' | 'updated' | 'exists' | 'bad_ref' | 'forbidden' | 'conflict' | 'unseen';
 
-/** Collects bind parameters. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
-
 const ORD = quoteIdent('$ord');
-const J = quoteIdent('$j');
 const STUB = quoteIdent('$stub');
 const FOUND = quoteIdent('$found');
 const SEEN = quoteIdent('$seen');
@@ -66,7 +61,8 @@ const BADREF = quoteIdent('$badref');
 
 /**
  * Compile a merge plan into one statement whose result rows are `{ ord, outcome, col }` (1-based input order,
- * a {@link MergeOutcome}, the column of a `bad_ref`).
+ * a {@link MergeOutcome}, the column of a `bad_ref`) for every row not inserted, in no particular order, and
+ * one last row `{ ord: null, outcome: 'inserted', col: <count of inserted rows as text> }`.
  * @throws Error when a row repeats an id (the caller folds events of one row first)
  */
 export function compileMerge(model: Model, plan: MergePlan): { text: string; params: unknown[] } {
@@ -82,15 +78,17 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
   const col = (alias: string, column: string) => `${alias}.${quoteIdent(column)}`;
   const keys = new Map<string, string>();
   const key = (column: string) => keys.get(column) ?? keys.set(column, p.add(column)).get(column)!;
-  const has = (column: string) => `(k.${J} ? ${key(column)}::text)`;
-  const rowsParam = p.add(JSON.stringify(plan.rows.map((r) => (r.stub ? { ...r.values, $stub: true } : r.values))));
   const fields = insertableFields(entity);
+  const input = rowsInput(model, entity, fields, plan.rows.map((r) => r.values), (v) => p.add(v), [
+    { name: '$stub', values: plan.rows.map((r) => r.stub) },
+  ]);
+  const has = (column: string) => input.has('k', column);
   const rule = (column: string): MergeRule => plan.rules[column] ?? 'set';
-  const changeable = fields.filter((f) => f.column !== 'id' && f.column !== 'project_id' && rule(f.column) !== 'keep');
+  const changeable = fields.filter((f) => f.column !== 'id' && f.column !== 'project_id' && rule(f.column) !== 'keep' && input.given(f.column));
 
   // First reference naming no row of the row's project (a self-reference may name a row of this batch).
   const refChecks = entity.fields
-    .filter((f) => f.type === 'ref' && !f.builtin && f.ref)
+    .filter((f) => f.type === 'ref' && !f.builtin && f.ref && input.given(f.column))
     .map((f) => {
       const parent = model.entities.get(f.ref!.to)!;
       const v = col('c', f.column);
@@ -114,18 +112,26 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
         return k;
     }
   };
-  const sets = changeable.map((f) => `${quoteIdent(f.column)} = CASE WHEN ${has(f.column)} THEN ${merged(f.column)} ELSE ${col('t', f.column)} END`);
-  const names = fields.map((f) => quoteIdent(f.column)).join(', ');
-  const values = fields
-    .map((f) => (f.default !== undefined ? `CASE WHEN ${has(f.column)} THEN ${col('k', f.column)} ELSE ${col('d', f.column)} END` : col('k', f.column)))
+  const sets = changeable.map((f) => {
+    const h = has(f.column);
+    return `${quoteIdent(f.column)} = ${h === 'true' ? merged(f.column) : `CASE WHEN ${h} THEN ${merged(f.column)} ELSE ${col('t', f.column)} END`}`;
+  });
+  // Columns no row gives and without a default are left to the table (NULL).
+  const written = fields.filter((f) => input.given(f.column) || f.default !== undefined);
+  const names = written.map((f) => quoteIdent(f.column)).join(', ');
+  const values = written
+    .map((f) => {
+      if (f.default === undefined) return col('k', f.column);
+      const h = has(f.column);
+      return h === 'true' ? col('k', f.column) : h === 'false' ? col('d', f.column) : `CASE WHEN ${h} THEN ${col('k', f.column)} ELSE ${col('d', f.column)} END`;
+    })
     .join(', ');
 
   const ctes = [
     `d AS (SELECT * FROM jsonb_populate_record(NULL::${table}, ${p.add(JSON.stringify(defaultsOf(entity)))}::jsonb))`,
-    `c AS (SELECT e.${ORD}, e.${J}, coalesce((e.${J} ->> '$stub')::boolean, false) AS ${STUB}, r.* ` +
-      `FROM jsonb_array_elements(${rowsParam}::jsonb) WITH ORDINALITY AS e(${J}, ${ORD}) CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.${J}) AS r)`,
+    `c AS (${input.select})`,
     `k AS (SELECT c.*, (o."id" IS NOT NULL AND o."project_id" = c."project_id") AS ${FOUND}, (o."id" IS NOT NULL) AS ${SEEN}, ${badref} AS ${BADREF} ` +
-      `FROM c LEFT JOIN ${table} o ON o."id" = c."id")`,
+      `FROM c LEFT JOIN ${existing(table)})`,
     `u AS (UPDATE ${table} t SET ${sets.length ? sets.join(', ') : '"id" = t."id"'} FROM k ` +
       `WHERE t."id" = k."id" AND t."project_id" = k."project_id" AND k.${FOUND} AND NOT k.${STUB} AND k.${BADREF} IS NULL RETURNING t."id")`,
     `w AS (INSERT INTO ${table} (${names}) SELECT ${values} FROM k CROSS JOIN d WHERE NOT k.${SEEN} AND k.${BADREF} IS NULL ` +
@@ -134,10 +140,9 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
   const outcome =
     `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN u."id" IS NOT NULL THEN 'updated' WHEN k.${FOUND} AND k.${STUB} THEN 'exists' ` +
     `WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' WHEN k.${FOUND} THEN 'forbidden' WHEN k.${SEEN} THEN 'conflict' ELSE 'unseen' END`;
+  ctes.push(`r AS (SELECT k.${ORD} AS ord, ${outcome} AS outcome, k.${BADREF} AS col FROM k LEFT JOIN w ON w."id" = k."id" LEFT JOIN u ON u."id" = k."id")`);
   return {
-    text:
-      `WITH ${ctes.join(', ')} SELECT k.${ORD} AS ord, ${outcome} AS outcome, k.${BADREF} AS col ` +
-      `FROM k LEFT JOIN w ON w."id" = k."id" LEFT JOIN u ON u."id" = k."id" ORDER BY k.${ORD}`,
+    text: `WITH ${ctes.join(', ')} SELECT ord, outcome, col FROM r WHERE outcome <> 'inserted' UNION ALL SELECT NULL, 'inserted', count(*)::text FROM r WHERE outcome = 'inserted'`,
     params: p.values,
   };
 }

@@ -243,9 +243,20 @@ async function mergeRows(tx: Queryable, tm: TracesModel, entity: StoreEntity, ro
       rules: RULES[entity],
       rows: part.map((r): MergeRow => ({ values: r.values, stub: r.stub })),
     });
-    const res = await tx.query<{ ord: number | string; outcome: MergeOutcome; col: string | null }>(text, params);
+    const res = await tx.query<{ ord: number | string | null; outcome: MergeOutcome; col: string | null }>(text, params);
+    // Rows not returned were inserted; the last row counts them (`store-sql.ts`).
     const out: MergeResult[] = new Array(part.length);
-    for (const r of res.rows) out[Number(r.ord) - 1] = { outcome: r.outcome, column: r.col ?? undefined };
+    let reported = 0;
+    for (const r of res.rows) {
+      if (r.ord === null) {
+        reported += Number(r.col);
+      } else {
+        out[Number(r.ord) - 1] = { outcome: r.outcome, column: r.col ?? undefined };
+        reported++;
+      }
+    }
+    if (reported !== part.length) throw new Error(`merge statement reported ${reported} outcomes for ${part.length} rows`);
+    for (let i = 0; i < out.length; i++) out[i] ??= { outcome: 'inserted' };
     return out;
   };
   const guarded = async (part: PendingRow[]): Promise<MergeResult[]> => {

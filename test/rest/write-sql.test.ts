@@ -1,6 +1,6 @@
 /**
  * Write-plan compilation without a database (`src/query/write/sql.ts`): one statement per plan, values only
- * as bind parameters, identifiers quoted, and the expected CTEs per mode.
+ * as bind parameters (one array per column), identifiers quoted, and the expected CTEs per mode.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPreset } from '../../src/model/load.js';
@@ -23,7 +23,9 @@ describe('compileWrite', () => {
     expect(text).not.toContain(hostile);
     expect(text).not.toContain(row.id);
     expect(text.split(';')).toHaveLength(1);
-    expect(JSON.parse(params[0] as string)).toEqual([row]);
+    // Column-wise input: one array literal per column (`columns.ts`), the id column first.
+    expect(params[0]).toBe(`{"${row.id}"}`);
+    if (mode !== 'delete') expect(params).toContain(`{"${hostile}"}`);
     for (let i = 1; i <= params.length; i++) expect(text).toMatch(new RegExp(`\\$${i}(?![0-9])`));
     expect(text).not.toMatch(new RegExp(`\\$${params.length + 1}(?![0-9])`));
   });
@@ -34,6 +36,15 @@ describe('compileWrite', () => {
     expect(text).toContain('ON CONFLICT ("id") DO NOTHING');
     expect(text).not.toContain('DO UPDATE');
     expect(text).toContain('UPDATE "app"."trial" t SET');
+  });
+
+  it('looks existing rows up by index (LATERAL ... LIMIT 1), a create only for the rows its insert skipped', () => {
+    const lookup = 'LEFT JOIN LATERAL (SELECT * FROM "app"."trial" o WHERE o."id" = ';
+    const update = compileWrite(model, { entity: 'trial', mode: 'update', rows: [{ values: row }] }).text;
+    expect(update).toContain(`${lookup}c."id" LIMIT 1) o ON true`);
+    const create = compileWrite(model, { entity: 'trial', mode: 'create', rows: [{ values: row }] }).text;
+    expect(create).toContain(`${lookup}k."id" LIMIT 1) o ON true WHERE k."id" NOT IN (SELECT w."id" FROM w)`);
+    expect(create).toMatch(/UNION ALL SELECT NULL, \$\d+::text, count\(\*\)::text FROM w$/);
   });
 
   it('refuses the system project entity', () => {

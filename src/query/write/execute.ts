@@ -1,6 +1,9 @@
 /**
- * Running write plans: one statement per plan (see `sql.ts`), rows repeating an id written in later rounds, every row mapped to a
- * `RowOutcome` with a message a client can act on.
+ * Running write plans: one statement per plan (see `sql.ts`; the rows go in as one array parameter per column,
+ * `columns.ts`), rows repeating an id written in later rounds, every row mapped to a `RowOutcome` with a message
+ * a client can act on. The statement answers only the rows whose outcome is not the mode's plain success plus a
+ * count of those, so a batch of 1,000 inserted rows parses one result row; the rest are filled in here, after
+ * checking that exceptions and count cover every row.
  *
  * Failure isolation: the fast path runs each plan as one plain statement. If a statement still fails (a unique
  * violation on a `unique` field, a value PostgreSQL refuses, a delete blocked by children...), the whole
@@ -13,7 +16,7 @@ import type { Principal } from '../../auth/principal.js';
 import type { Db, Queryable } from '../../db/types.js';
 import type { Model } from '../../model/types.js';
 import { OUTCOME_STATUS, type RowOutcome, type RowOutcomeKind, type WritePlan } from './plan.js';
-import { compileWrite, writableEntity } from './sql.js';
+import { compileWrite, PLAIN_SUCCESS, writableEntity } from './sql.js';
 
 /** A database error with its SQLSTATE (node-postgres `DatabaseError`, PGlite's error). */
 interface DbError {
@@ -72,16 +75,32 @@ export async function executeWrite(tx: Queryable, model: Model, plan: WritePlan,
   return out;
 }
 
-/** One statement for all rows of the plan. */
+/**
+ * One statement for all rows of the plan. The statement returns only the rows whose outcome is not the mode's
+ * plain success, plus their count (`sql.ts`); every other row got that success.
+ * @throws Error when the reported outcomes do not cover every row exactly once (a bug, never acknowledged)
+ */
 async function runPlan(tx: Queryable, model: Model, plan: WritePlan): Promise<RowOutcome[]> {
   const { text, params } = compileWrite(model, plan);
-  const res = await tx.query<{ ord: number | string; outcome: RowOutcomeKind; col: string | null }>(text, params);
-  const out: RowOutcome[] = new Array(plan.rows.length);
+  const res = await tx.query<{ ord: number | string | null; outcome: RowOutcomeKind; col: string | null }>(text, params);
+  const n = plan.rows.length;
+  const out: RowOutcome[] = new Array(n);
+  let exceptions = 0;
+  let successes = -1;
   for (const r of res.rows) {
+    if (r.ord === null) {
+      successes = Number(r.col);
+      continue;
+    }
     const i = Number(r.ord) - 1;
     const column = r.outcome === 'bad_ref' || r.outcome === 'missing_required' ? (r.col ?? undefined) : undefined;
     out[i] = outcome(model, plan, plan.rows[i].values, r.outcome, column);
+    exceptions++;
   }
+  if (successes + exceptions !== n) throw new Error(`write statement reported ${exceptions} outcomes and ${successes} successes for ${n} rows`);
+  const kind = PLAIN_SUCCESS[plan.mode];
+  const status = OUTCOME_STATUS[kind];
+  for (let i = 0; i < n; i++) if (out[i] === undefined) out[i] = { kind, id: String(plan.rows[i].values.id), status };
   return out;
 }
 

@@ -1,19 +1,32 @@
 /**
- * Write plan → ONE SQL statement (text + bind parameters) writing every row of the plan and reporting, per
- * input row, what happened — so one bad row never fails the statement and good rows still go in.
+ * Write plan → ONE SQL statement (text + bind parameters) writing every row of the plan and reporting what
+ * happened to each input row — so one bad row never fails the statement and good rows still go in.
  *
- * Shape (all modes):
+ * Shape (all modes; `c` is the column-wise input of `columns.ts`: one array parameter per column):
  * ```sql
- * WITH d AS (SELECT * FROM jsonb_populate_record(NULL::"app"."trial", $2::jsonb)),      -- model defaults
- *      c AS (SELECT e."$ord", e."$j", r.* FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e("$j","$ord")
- *            CROSS JOIN LATERAL jsonb_populate_record(NULL::"app"."trial", e."$j") AS r),  -- typed rows
+ * WITH d AS (SELECT * FROM jsonb_populate_record(NULL::"app"."trial", $9::jsonb)),      -- model defaults (one row)
+ *      c AS (SELECT x."id", x."project_id", x."name", x."$p:name", x."$ord"
+ *            FROM ROWS FROM (unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::text[]), unnest($4::boolean[]))
+ *            WITH ORDINALITY AS x(...)),                                                  -- typed rows
  *      k AS (SELECT c.*, o.project_id AS "$old_pid", <first bad ref column> AS "$badref",
- *                   <first missing required column> AS "$missing", ... FROM c LEFT JOIN "app"."trial" o ON o.id = c.id),
+ *                   <first missing required column> AS "$missing", ...
+ *            FROM c LEFT JOIN LATERAL (SELECT * FROM "app"."trial" o WHERE o.id = c.id LIMIT 1) o ON true),
  *      u AS (UPDATE ... / DELETE ... RETURNING id),                                         -- upsert, update, delete
- *      w AS (INSERT ... SELECT ... FROM k WHERE <ok> ON CONFLICT (id) DO NOTHING RETURNING id)  -- create, upsert
- * SELECT k."$ord" AS ord, CASE ... END AS outcome, coalesce(k."$badref", k."$missing") AS col
- * FROM k LEFT JOIN w ... LEFT JOIN u ... ORDER BY k."$ord"
+ *      w AS (INSERT ... SELECT ... FROM k WHERE <ok> ON CONFLICT (id) DO NOTHING RETURNING id), -- create, upsert
+ *      r AS (SELECT k."$ord" AS ord, CASE ... END AS outcome, coalesce(k."$badref", k."$missing") AS col
+ *            FROM k LEFT JOIN w ... LEFT JOIN u ...)
+ * SELECT ord, outcome, col FROM r WHERE outcome <> 'inserted'                             -- the exceptions
+ * UNION ALL SELECT NULL, 'inserted', count(*)::text FROM r WHERE outcome = 'inserted'     -- and a count
  * ```
+ * A create skips the look-up of existing rows up front: `k` holds only the checks, every row that passes them is
+ * offered to the INSERT ... ON CONFLICT DO NOTHING, and `r` looks up (through `existing`) and classifies only the
+ * rows the insert skipped (`exists`, `differs`, `conflict`, ...), counting the inserted ones straight from `w` —
+ * one index probe per new row instead of two.
+ *
+ * Compact outcomes: rows with the mode's plain success (`inserted` for create and upsert, `updated`, `deleted`)
+ * are not returned one by one but counted in a last row whose `ord` is NULL and whose `col` is the count, so
+ * 1,000 inserted rows come back as one row; the executor checks that exceptions plus count cover every input row.
+ *
  * Every CTE sees the snapshot taken before the statement, so `o` (the existing row, seen through row-level
  * security) tells an idempotent retry (same id, same project, visible) from a conflict (an id used where the
  * principal cannot see it). References are pre-checked with `EXISTS` on the parent in the SAME project, so a
@@ -21,12 +34,14 @@
  * UPDATE of visible rows plus an INSERT ... ON CONFLICT DO NOTHING of new ones (never ON CONFLICT DO UPDATE,
  * which raises a row-level-security error for another project's id instead of reporting a conflict).
  *
- * `jsonb_populate_record` with the table's row type gives every column its SQL type (enums, vectors, arrays,
- * timestamps) without per-type casts. Values are always bind parameters; identifiers only via `quoteIdent`.
+ * Absent keys vs `null`: an update changes only the given keys and a create applies the model default to an
+ * absent key, through the per-column presence of `columns.ts`. Values are always bind parameters; identifiers
+ * only via `quoteIdent`.
  */
 import type { Entity, Field, Model } from '../../model/types.js';
 import { qualified, quoteIdent } from '../sql/ident.js';
-import type { WriteMode, WritePlan } from './plan.js';
+import { existing, Params, rowsInput } from './columns.js';
+import type { RowOutcomeKind, WriteMode, WritePlan } from './plan.js';
 
 /** SQL text and its bind parameters. */
 export interface CompiledWrite {
@@ -36,15 +51,6 @@ export interface CompiledWrite {
 
 /** Built-in columns the client never writes. */
 const READONLY_COLUMNS = new Set(['created_at', 'updated_at']);
-
-/** Collects bind parameters and hands out `$n` placeholders (pg_graphql's ParamContext). */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
 
 /** The data entity of a plan. @throws Error for an unknown or system entity (a programming error). */
 export function writableEntity(model: Model, name: string): Entity {
@@ -64,17 +70,25 @@ function refFields(entity: Entity): Field[] {
 }
 
 const ORD = quoteIdent('$ord');
-const J = quoteIdent('$j');
 const OLD_PID = quoteIdent('$old_pid');
 const FOUND = quoteIdent('$found');
 const BADREF = quoteIdent('$badref');
 const MISSING = quoteIdent('$missing');
-const SAME = quoteIdent('$same');
+
+/** The plain success of each mode: those rows are counted, not returned (see the module comment). */
+export const PLAIN_SUCCESS: Readonly<Record<WriteMode, RowOutcomeKind>> = {
+  create: 'inserted',
+  upsert: 'inserted',
+  update: 'updated',
+  delete: 'deleted',
+};
 
 /**
- * Compile a write plan into one statement whose result rows are `{ ord, outcome, col }`, one per input row in
- * input order: `outcome` is one of `inserted | exists | differs | updated | deleted | conflict | bad_ref |
- * missing_required | not_found | forbidden`, `col` the column a `bad_ref` / `missing_required` outcome is about.
+ * Compile a write plan into one statement whose result rows are `{ ord, outcome, col }`: one row per input row
+ * whose outcome is not the mode's {@link PLAIN_SUCCESS} (`ord` 1-based input position, `outcome` one of
+ * `inserted | exists | differs | updated | deleted | conflict | bad_ref | missing_required | not_found |
+ * forbidden`, `col` the column a `bad_ref` / `missing_required` outcome is about), in no particular order, and
+ * one last row `{ ord: null, outcome: <plain success>, col: <count as text> }`.
  * Rows must have distinct ids (the executor splits repeats into rounds).
  * @throws Error for a system or unknown entity.
  */
@@ -85,18 +99,21 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
   const col = (alias: string, column: string) => `${alias}.${quoteIdent(column)}`;
   const keys = new Map<string, string>();
   const key = (column: string) => keys.get(column) ?? keys.set(column, p.add(column)).get(column)!;
-  const has = (alias: string, column: string) => `(${alias}.${J} ? ${key(column)}::text)`;
-  const rowsParam = p.add(JSON.stringify(plan.rows.map((r) => r.values)));
   const mode = plan.mode;
   const inserts = mode === 'create' || mode === 'upsert';
   const fields = insertableFields(entity);
+  const inputFields = mode === 'delete' ? fields.filter((f) => f.column === 'id' || f.column === 'project_id') : fields;
+  const input = rowsInput(model, entity, inputFields, plan.rows.map((r) => r.values), (v) => p.add(v));
+  const has = (alias: string, column: string) => input.has(alias, column);
   const changeable = fields.filter((f) => f.column !== 'id' && f.column !== 'project_id');
+  // A vector arrives as real[] (`columns.ts`); stored values are compared and kept as real[] too.
+  const stored = (alias: string, f: Field) => (f.type === 'vector' ? `${col(alias, f.column)}::real[]` : col(alias, f.column));
 
   // Project the row's writes go to: given (create/upsert, always present), or the existing row's.
   const pid = (alias: string) => (inserts ? col(alias, 'project_id') : col('o', 'project_id'));
 
   // First reference that names no parent row in the same project (NULL when all are fine).
-  const refChecks = refFields(entity).map((f) => {
+  const refChecks = mode === 'delete' ? [] : refFields(entity).filter((f) => input.given(f.column)).map((f) => {
     const parent = writableEntity(model, f.ref!.to);
     const ptable = qualified(parent.table.schema, parent.table.name);
     const v = col('c', f.column);
@@ -113,6 +130,7 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
   // First required field that is missing (create/upsert) or set to null (update).
   const missingChecks = fields
     .filter((f) => f.required && !f.builtin && mode !== 'delete')
+    .filter((f) => (inserts && f.default === undefined) || input.given(f.column))
     .map((f) => {
       const absent = inserts && f.default === undefined ? `${col('c', f.column)} IS NULL` : `(${has('c', f.column)} AND ${col('c', f.column)} IS NULL)`;
       return `WHEN ${absent} THEN ${key(f.column)}::text`;
@@ -120,30 +138,33 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
   const missing = missingChecks.length ? `CASE ${missingChecks.join(' ')} END` : 'NULL::text';
 
   // For update/delete, a `project_id` in the body restricts the row to that project.
-  const found = inserts
-    ? `(o."id" IS NOT NULL AND o."project_id" = c."project_id")`
-    : `(o."id" IS NOT NULL AND (NOT ${has('c', 'project_id')} OR o."project_id" = c."project_id"))`;
+  const found = (a: string) =>
+    inserts
+      ? `(o."id" IS NOT NULL AND o."project_id" = ${a}."project_id")`
+      : `(o."id" IS NOT NULL AND (NOT ${has(a, 'project_id')} OR o."project_id" = ${a}."project_id"))`;
 
   const ctes: string[] = [];
   if (inserts) ctes.push(`d AS (SELECT * FROM jsonb_populate_record(NULL::${table}, ${p.add(JSON.stringify(defaultsOf(entity)))}::jsonb))`);
-  ctes.push(
-    `c AS (SELECT e.${ORD}, e.${J}, r.* FROM jsonb_array_elements(${rowsParam}::jsonb) WITH ORDINALITY AS e(${J}, ${ORD}) ` +
-      `CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.${J}) AS r)`,
-  );
-  // create: whether an existing row already holds every given value (an identical retry) or not (`differs`).
-  const same =
-    mode === 'create'
-      ? `, (${changeable.map((f) => `(NOT ${has('c', f.column)} OR ${col('c', f.column)} IS NOT DISTINCT FROM ${col('o', f.column)})`).join(' AND ') || 'true'}) AS ${SAME}`
-      : '';
-  ctes.push(
-    `k AS (SELECT c.*, o."project_id" AS ${OLD_PID}, ${found} AS ${FOUND}, ${badref} AS ${BADREF}, ${missing} AS ${MISSING}${same} ` +
-      `FROM c LEFT JOIN ${table} o ON o."id" = c."id")`,
-  );
+  ctes.push(`c AS (${input.select})`);
+  if (mode === 'create') {
+    // A create needs the existing row only for the rows the insert skipped (see createOutcomes).
+    ctes.push(`k AS (SELECT c.*, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} FROM c)`);
+  } else {
+    ctes.push(
+      `k AS (SELECT c.*, o."project_id" AS ${OLD_PID}, ${found('c')} AS ${FOUND}, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} ` +
+        `FROM c LEFT JOIN ${existing(table)})`,
+    );
+  }
 
   const ok = `k.${BADREF} IS NULL AND k.${MISSING} IS NULL`;
   // Built only where used: every placeholder handed out must appear in the text.
   const setSql = () => {
-    const list = changeable.map((f) => `${quoteIdent(f.column)} = CASE WHEN ${has('k', f.column)} THEN ${col('k', f.column)} ELSE ${col('t', f.column)} END`);
+    const list = changeable
+      .filter((f) => input.given(f.column))
+      .map((f) => {
+        const h = has('k', f.column);
+        return `${quoteIdent(f.column)} = ${h === 'true' ? col('k', f.column) : `CASE WHEN ${h} THEN ${col('k', f.column)} ELSE ${stored('t', f)} END`}`;
+      });
     return list.length ? list.join(', ') : `"id" = t."id"`;
   };
   const updateMatch = `t."id" = k."id" AND t."project_id" = k.${OLD_PID} AND k.${FOUND}`;
@@ -154,32 +175,57 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
     ctes.push(`u AS (DELETE FROM ${table} t USING k WHERE ${updateMatch} RETURNING t."id")`);
   }
   if (inserts) {
-    const names = fields.map((f) => quoteIdent(f.column)).join(', ');
-    const values = fields
-      .map((f) => (f.default !== undefined ? `CASE WHEN ${has('k', f.column)} THEN ${col('k', f.column)} ELSE ${col('d', f.column)} END` : col('k', f.column)))
+    // Columns no row gives and without a default are left to the table (NULL), as an explicit NULL would be.
+    const written = fields.filter((f) => input.given(f.column) || f.default !== undefined);
+    const names = written.map((f) => quoteIdent(f.column)).join(', ');
+    const values = written
+      .map((f) => {
+        if (f.default === undefined) return col('k', f.column);
+        const h = has('k', f.column);
+        return h === 'true' ? col('k', f.column) : h === 'false' ? stored('d', f) : `CASE WHEN ${h} THEN ${col('k', f.column)} ELSE ${stored('d', f)} END`;
+      })
       .join(', ');
     ctes.push(
-      `w AS (INSERT INTO ${table} (${names}) SELECT ${values} FROM k CROSS JOIN d WHERE k.${OLD_PID} IS NULL AND ${ok} ` +
+      `w AS (INSERT INTO ${table} (${names}) SELECT ${values} FROM k CROSS JOIN d WHERE ${mode === 'create' ? '' : `k.${OLD_PID} IS NULL AND `}${ok} ` +
         `ON CONFLICT ("id") DO NOTHING RETURNING "id")`,
     );
   }
 
-  const joins = [inserts ? `LEFT JOIN w ON w."id" = k."id"` : '', mode !== 'create' ? `LEFT JOIN u ON u."id" = k."id"` : '']
-    .filter(Boolean)
-    .join(' ');
+  const success = p.add(PLAIN_SUCCESS[mode]);
+  if (mode === 'create') {
+    // Every row that passed the checks was offered to the insert; ON CONFLICT skipped those whose id exists
+    // (visible or not). Only the rows not inserted are looked up and classified; the inserted ones are counted.
+    // `NOT IN (SELECT ... FROM w)` is a hashed subplan filtering `k` before the look-ups (ids are never NULL);
+    // a NOT EXISTS became a nested-loop anti join rescanning `w` per row.
+    const same = changeable
+      .filter((f) => input.given(f.column))
+      .map((f) => `(NOT ${has('k', f.column)} OR ${col('k', f.column)} IS NOT DISTINCT FROM ${stored('o', f)})`)
+      .join(' AND ') || 'true';
+    const outcome =
+      `CASE WHEN ${found('k')} AND ${same} THEN 'exists' WHEN ${found('k')} THEN 'differs' WHEN o."id" IS NOT NULL THEN 'conflict' ` +
+      `WHEN k.${MISSING} IS NOT NULL THEN 'missing_required' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ELSE 'conflict' END`;
+    ctes.push(
+      `r AS (SELECT k.${ORD} AS ord, ${outcome} AS outcome, coalesce(k.${BADREF}, k.${MISSING}) AS col ` +
+        `FROM k LEFT JOIN ${existing(table, 'k')} WHERE k."id" NOT IN (SELECT w."id" FROM w))`,
+    );
+    return {
+      text: `WITH ${ctes.join(', ')} SELECT ord, outcome, col FROM r UNION ALL SELECT NULL, ${success}::text, count(*)::text FROM w`,
+      params: p.values,
+    };
+  }
+  const joins = [inserts ? `LEFT JOIN w ON w."id" = k."id"` : '', `LEFT JOIN u ON u."id" = k."id"`].filter(Boolean).join(' ');
+  ctes.push(`r AS (SELECT k.${ORD} AS ord, ${outcomeCase(mode)} AS outcome, coalesce(k.${BADREF}, k.${MISSING}) AS col FROM k ${joins})`);
   return {
-    text: `WITH ${ctes.join(', ')} SELECT k.${ORD} AS ord, ${outcomeCase(mode)} AS outcome, coalesce(k.${BADREF}, k.${MISSING}) AS col FROM k ${joins} ORDER BY k.${ORD}`,
+    text:
+      `WITH ${ctes.join(', ')} SELECT ord, outcome, col FROM r WHERE outcome <> ${success}::text ` +
+      `UNION ALL SELECT NULL, ${success}::text, count(*)::text FROM r WHERE outcome = ${success}::text`,
     params: p.values,
   };
 }
 
 /** The per-row outcome expression of each mode (see the module comment for the CTE names). */
-function outcomeCase(mode: WriteMode): string {
+function outcomeCase(mode: Exclude<WriteMode, 'create'>): string {
   switch (mode) {
-    case 'create':
-      return `CASE WHEN w."id" IS NOT NULL THEN 'inserted' WHEN k.${FOUND} AND k.${SAME} THEN 'exists' WHEN k.${FOUND} THEN 'differs' ` +
-        `WHEN k.${OLD_PID} IS NOT NULL THEN 'conflict' ` +
-        `WHEN k.${MISSING} IS NOT NULL THEN 'missing_required' WHEN k.${BADREF} IS NOT NULL THEN 'bad_ref' ELSE 'conflict' END`;
     // A visible row that passed every check and still was not updated or deleted was skipped by the write
     // policy's USING clause: the principal reads that project but may not write it (a viewer membership).
     case 'upsert':

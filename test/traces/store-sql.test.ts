@@ -1,0 +1,48 @@
+/**
+ * The traces store's merge statement without a database (`src/traces/store-sql.ts`): column-wise input shared
+ * with the generic write (`src/query/write/columns.ts`) — one array per column, presence only for columns some
+ * rows omit, the placeholder flag as one more `boolean[]` — and compact outcomes (exceptions plus a count).
+ * Its behaviour on both databases is covered by `store.test.ts`, `langfuse-ingestion.test.ts` and the OTLP tests.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadPreset } from '../../src/model/load.js';
+import type { Model } from '../../src/model/types.js';
+import { RULES } from '../../src/traces/records.js';
+import { compileMerge } from '../../src/traces/store-sql.js';
+
+let model: Model;
+beforeAll(async () => {
+  model = await loadPreset('traces');
+});
+
+const P = '0190a0a0-0000-7000-8000-0000000000aa';
+const T1 = '0190a0a0-0000-7000-8000-000000000001';
+const T2 = '0190a0a0-0000-7000-8000-000000000002';
+
+describe('compileMerge', () => {
+  it('sends one array per column, presence only where rows differ, and the placeholder flag', () => {
+    const { text, params } = compileMerge(model, {
+      entity: model.entities.get('trace')!,
+      rules: RULES.trace,
+      rows: [
+        { values: { id: T1, project_id: P, name: 'a "b"', tags: ['x', 'y,z'], metadata: { k: 1 } }, stub: false },
+        { values: { id: T2, project_id: P, tags: [] }, stub: true },
+      ],
+    });
+    expect(text).toContain('ROWS FROM (unnest($');
+    expect(text).not.toContain('jsonb_populate_record(NULL::"app"."trace", e.');
+    expect(params).toContain(`{"${T1}","${T2}"}`);
+    expect(params).toContain('{"a \\"b\\"",NULL}'); // name: given by one row ...
+    expect(params).toContain('{t,f}'); // ... so it has a presence array; the placeholder flag is {f,t}
+    expect(params).toContain('{f,t}');
+    expect(params).toContain('{"{\\"x\\",\\"y,z\\"}","{}"}');
+    expect(params).toContain(JSON.stringify([{ k: 1 }, null]));
+    expect(text).toMatch(/SELECT ord, outcome, col FROM r WHERE outcome <> 'inserted' UNION ALL SELECT NULL, 'inserted', count\(\*\)::text FROM r WHERE outcome = 'inserted'$/);
+    for (let i = 1; i <= params.length; i++) expect(text).toMatch(new RegExp(`\\$${i}(?![0-9])`));
+  });
+
+  it('refuses a plan that repeats an id', () => {
+    const row = { values: { id: T1, project_id: P }, stub: false };
+    expect(() => compileMerge(model, { entity: model.entities.get('trace')!, rules: RULES.trace, rows: [row, row] })).toThrow(/repeats id/);
+  });
+});

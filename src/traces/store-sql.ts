@@ -23,7 +23,7 @@
  */
 import type { Entity, Model } from '../model/types.js';
 import { qualified, quoteIdent } from '../query/sql/ident.js';
-import { existing, Params, rowsInput } from '../query/write/columns.js';
+import { existing, Params, parentProbe, rowsInput } from '../query/write/columns.js';
 import { defaultsOf, insertableFields } from '../query/write/sql.js';
 
 /** How a given value is merged into an existing row's column (see the module comment). */
@@ -87,14 +87,17 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
   const changeable = fields.filter((f) => f.column !== 'id' && f.column !== 'project_id' && rule(f.column) !== 'keep' && input.given(f.column));
 
   // First reference naming no row of the row's project (a self-reference may name a row of this batch).
+  // Each parent probed by a lateral join (`parentProbe`: one index probe per row, never a scan of the parent).
+  const probes: string[] = [];
   const refChecks = entity.fields
     .filter((f) => f.type === 'ref' && !f.builtin && f.ref && input.given(f.column))
-    .map((f) => {
+    .map((f, i) => {
       const parent = model.entities.get(f.ref!.to)!;
       const v = col('c', f.column);
-      const exists = `EXISTS (SELECT 1 FROM ${qualified(parent.table.schema, parent.table.name)} p WHERE p."project_id" = c."project_id" AND p."id" = ${v})`;
+      const probe = parentProbe(`r${i}`, qualified(parent.table.schema, parent.table.name), 'c."project_id"', v);
+      probes.push(` ${probe.join}`);
       const inBatch = parent.name === entity.name ? ` AND NOT EXISTS (SELECT 1 FROM c c2 WHERE c2."id" = ${v} AND c2."project_id" = c."project_id")` : '';
-      return `WHEN ${v} IS NOT NULL AND NOT ${exists}${inBatch} THEN ${key(f.column)}::text`;
+      return `WHEN ${v} IS NOT NULL AND ${probe.found} IS NOT TRUE${inBatch} THEN ${key(f.column)}::text`;
     });
   const badref = refChecks.length ? `CASE ${refChecks.join(' ')} END` : 'NULL::text';
 
@@ -131,7 +134,7 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
     `d AS (SELECT * FROM jsonb_populate_record(NULL::${table}, ${p.add(JSON.stringify(defaultsOf(entity)))}::jsonb))`,
     `c AS (${input.select})`,
     `k AS (SELECT c.*, (o."id" IS NOT NULL AND o."project_id" = c."project_id") AS ${FOUND}, (o."id" IS NOT NULL) AS ${SEEN}, ${badref} AS ${BADREF} ` +
-      `FROM c LEFT JOIN ${existing(table)})`,
+      `FROM c LEFT JOIN ${existing(table)}${probes.join('')})`,
     `u AS (UPDATE ${table} t SET ${sets.length ? sets.join(', ') : '"id" = t."id"'} FROM k ` +
       `WHERE t."id" = k."id" AND t."project_id" = k."project_id" AND k.${FOUND} AND NOT k.${STUB} AND k.${BADREF} IS NULL RETURNING t."id")`,
     `w AS (INSERT INTO ${table} (${names}) SELECT ${values} FROM k CROSS JOIN d WHERE NOT k.${SEEN} AND k.${BADREF} IS NULL ` +

@@ -41,6 +41,19 @@ describe('compileMerge', () => {
     for (let i = 1; i <= params.length; i++) expect(text).toMatch(new RegExp(`\\$${i}(?![0-9])`));
   });
 
+  it('probes the existing row and each parent by id, one index probe per row (never an EXISTS over the whole table)', () => {
+    const O1 = '0190a0a0-0000-7000-8000-000000000011';
+    const { text } = compileMerge(model, {
+      entity: model.entities.get('observation')!,
+      rules: RULES.observation,
+      rows: [{ values: { id: O1, project_id: P, trace_id: T1, parent_id: null, name: 'span' }, stub: false }],
+    });
+    expect(text).toContain('LEFT JOIN LATERAL (SELECT * FROM "app"."observation" o WHERE o."id" = c."id" LIMIT 1) o ON true');
+    expect(text).toMatch(/LEFT JOIN LATERAL \(SELECT p\."project_id" = c\."project_id" AS "\$ok" FROM "app"\."trace" p WHERE p\."id" = c\."trace_id" LIMIT 1\) r\d ON true/);
+    expect(text).toMatch(/LEFT JOIN LATERAL \(SELECT p\."project_id" = c\."project_id" AS "\$ok" FROM "app"\."observation" p WHERE p\."id" = c\."parent_id" LIMIT 1\) r\d ON true/);
+    expect(text).not.toMatch(/EXISTS \(SELECT 1 FROM "app"\."(trace|observation)"/);
+  });
+
   it('refuses a plan that repeats an id', () => {
     const row = { values: { id: T1, project_id: P }, stub: false };
     expect(() => compileMerge(model, { entity: model.entities.get('trace')!, rules: RULES.trace, rows: [row, row] })).toThrow(/repeats id/);

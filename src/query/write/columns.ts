@@ -209,3 +209,29 @@ export function rowsInput(
 export function existing(table: string, alias = 'c'): string {
   return `LATERAL (SELECT * FROM ${table} o WHERE o."id" = ${alias}."id" LIMIT 1) o ON true`;
 }
+
+/**
+ * A reference check as a join: `LEFT JOIN LATERAL (SELECT p."project_id" = <pid> AS "$ok" FROM <parent> p WHERE
+ * p."id" = <value> LIMIT 1) <alias> ON true`, with `<alias>."$ok"` true when the parent row exists (and is
+ * visible) in that project. As a join with LIMIT it is one index probe per input row. An `EXISTS (...)` in an expression is
+ * planned as a choice between that and a hashed subplan that reads the WHOLE parent table once per statement,
+ * and the planner picks the hash whenever its statistics say the table is small (a table that grew since its last
+ * ANALYZE): measured on the traces preset, a 1,000-event batch went from 150 ms to 700 ms as 40,000 observations
+ * were loaded into a table last analysed empty.
+ * @param alias a fresh alias for the probe
+ * @param ptable the qualified parent table
+ * @param pid SQL of the project the parent must be in
+ * @param value SQL of the referencing value
+ * @returns `join`: the clause to append after the input's FROM item; `found`: SQL boolean (true: found in the
+ *          project; false: in another project; NULL: not found)
+ */
+export function parentProbe(alias: string, ptable: string, pid: string, value: string): { join: string; found: string } {
+  const ok = quoteIdent('$ok');
+  return {
+    // By id alone, so only the unique index on `id` matches the condition (with stale statistics the planner
+    // otherwise picked another `(project_id, …)` index and filtered the project's rows by id); the project is
+    // compared on the one row found.
+    join: `LEFT JOIN LATERAL (SELECT p."project_id" = ${pid} AS ${ok} FROM ${ptable} p WHERE p."id" = ${value} LIMIT 1) ${alias} ON true`,
+    found: `${alias}.${ok}`,
+  };
+}

@@ -40,7 +40,7 @@
  */
 import type { Entity, Field, Model } from '../../model/types.js';
 import { qualified, quoteIdent } from '../sql/ident.js';
-import { existing, Params, rowsInput } from './columns.js';
+import { existing, Params, parentProbe, rowsInput } from './columns.js';
 import type { RowOutcomeKind, WriteMode, WritePlan } from './plan.js';
 
 /** SQL text and its bind parameters. */
@@ -112,8 +112,10 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
   // Project the row's writes go to: given (create/upsert, always present), or the existing row's.
   const pid = (alias: string) => (inserts ? col(alias, 'project_id') : col('o', 'project_id'));
 
-  // First reference that names no parent row in the same project (NULL when all are fine).
-  const refChecks = mode === 'delete' ? [] : refFields(entity).filter((f) => input.given(f.column)).map((f) => {
+  // First reference that names no parent row in the same project (NULL when all are fine); each parent is
+  // probed by a lateral join (`parentProbe`: one index probe per row, never a scan of the parent table).
+  const probes: string[] = [];
+  const refChecks = mode === 'delete' ? [] : refFields(entity).filter((f) => input.given(f.column)).map((f, i) => {
     const parent = writableEntity(model, f.ref!.to);
     const ptable = qualified(parent.table.schema, parent.table.name);
     const v = col('c', f.column);
@@ -122,9 +124,11 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
       // A self-reference may point at a row inserted by this same statement.
       inBatch = ` AND NOT EXISTS (SELECT 1 FROM c c2 WHERE c2."id" = ${v} AND c2."project_id" = ${pid('c')})`;
     }
-    const exists = `EXISTS (SELECT 1 FROM ${ptable} p WHERE p."project_id" = ${pid('c')} AND p."id" = ${v})`;
-    return `WHEN ${v} IS NOT NULL AND NOT ${exists}${inBatch} THEN ${key(f.column)}::text`;
+    const probe = parentProbe(`r${i}`, ptable, pid('c'), v);
+    probes.push(probe.join);
+    return `WHEN ${v} IS NOT NULL AND ${probe.found} IS NOT TRUE${inBatch} THEN ${key(f.column)}::text`;
   });
+  const refJoins = probes.map((j) => ` ${j}`).join('');
   const badref = refChecks.length ? `CASE ${refChecks.join(' ')} END` : 'NULL::text';
 
   // First required field that is missing (create/upsert) or set to null (update).
@@ -148,11 +152,11 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
   ctes.push(`c AS (${input.select})`);
   if (mode === 'create') {
     // A create needs the existing row only for the rows the insert skipped (see createOutcomes).
-    ctes.push(`k AS (SELECT c.*, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} FROM c)`);
+    ctes.push(`k AS (SELECT c.*, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} FROM c${refJoins})`);
   } else {
     ctes.push(
       `k AS (SELECT c.*, o."project_id" AS ${OLD_PID}, ${found('c')} AS ${FOUND}, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} ` +
-        `FROM c LEFT JOIN ${existing(table)})`,
+        `FROM c LEFT JOIN ${existing(table)}${refJoins})`,
     );
   }
 

@@ -18,7 +18,7 @@
 import type { ValidateFunction } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import { isDeepStrictEqual } from 'node:util';
-import { canWrite, resolveWriteProject } from '../auth/principal.js';
+import { canWrite } from '../auth/principal.js';
 import { forbidden, LatticeError } from '../errors.js';
 import { withWriteIsolation } from '../query/write/execute.js';
 import { MAX_BATCH } from '../rest/rows.js';
@@ -30,6 +30,7 @@ import { claimEvents, pruneEvents, releaseEvents } from './dedupe.js';
 import { EVENT_BODY_SCHEMAS, EVENT_TYPES, eventToRecord, type EventType } from './langfuse-events.js';
 import { requireTracesModel } from './model.js';
 import { writeTraceEvents, type TraceStoreRecord } from './store.js';
+import { traceWriteProject } from './project-header.js';
 
 /** The 207 answer (Langfuse's `IngestionResponse`). */
 export interface IngestionResponse {
@@ -88,7 +89,7 @@ export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext,
     if (batch.length > MAX_BATCH) {
       throw new LatticeError('PAYLOAD_TOO_LARGE', `The batch has ${batch.length} events; send at most ${MAX_BATCH} per request (the SDK's flushAt).`);
     }
-    const projectId = resolveWriteProject(principal);
+    const projectId = traceWriteProject(principal, request);
 
     const results: Array<Result | undefined> = new Array(batch.length);
     const ids: string[] = batch.map((e, i) => {

@@ -30,6 +30,7 @@ import { EVENT_BODY_SCHEMAS, eventToRecord } from './langfuse-events.js';
 import { LangfuseSql, type Condition, type ListSpec, type ReadSql } from './langfuse-read-sql.js';
 import { requireTracesModel, type TracesModel } from './model.js';
 import { writeTraceBatch } from './store.js';
+import { traceWriteProject } from './project-header.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 1000 } as const;
 const time = { type: 'string', format: 'date-time' } as const;
@@ -163,7 +164,7 @@ export function registerLangfuseReads(app: FastifyInstance, ctx: AppContext): vo
     const model = ctx.model();
     requireTracesModel(model, 'POST /api/public/scores');
     const record = eventToRecord('score-create', request.body as Record<string, unknown>, uuidv7());
-    const [outcome] = await writeTraceBatch(ctx.db, model, principal, [record!]);
+    const [outcome] = await writeTraceBatch(ctx.db, model, principal, [record!], traceWriteProject(principal, request));
     if (outcome.status >= 300) {
       const message = outcome.message ?? 'The score was not written.';
       throw outcome.status === 409 ? conflict(message) : outcome.status === 403 ? forbidden(message) : new LatticeError('BAD_USER_INPUT', message);

@@ -19,7 +19,6 @@
  *   404.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { resolveWriteProject } from '../auth/principal.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
 import { sendError, toErrorResponse } from '../server/errors.js';
@@ -29,12 +28,12 @@ import { requireTracesModel, tracesModelOf } from './model.js';
 import { mapSpan } from './otlp-map.js';
 import { DEFAULT_SPAN_LIMITS, readSpans, type SpanLimits } from './otlp-spans.js';
 import { writeTraceBatch, type TraceStoreRecord } from './store.js';
+import { traceWriteProject } from './project-header.js';
 
 /** Where OTLP/HTTP exporters send traces (Langfuse's path; the OTLP default `/v1/traces` under a base URL). */
 export const OTLP_TRACES_PATH = '/api/public/otel/v1/traces';
 
-/** Header naming the target project for principals that may write into several. */
-export const PROJECT_HEADER = 'x-lattice-project-id';
+export { PROJECT_HEADER } from './project-header.js';
 
 export interface OtlpRouteOptions {
   /** Per-span size limit (default {@link DEFAULT_SPAN_LIMITS}). */
@@ -81,7 +80,7 @@ export async function otlpRoutes(app: FastifyInstance, ctx: AppContext, options:
     const decoded = (request.body as DecodedExport | undefined) ?? decodeExport(Buffer.alloc(0), requireOtlpContentType(request.headers['content-type']));
     const model = ctx.model();
     requireTracesModel(model, `POST ${OTLP_TRACES_PATH}`);
-    const projectId = resolveWriteProject(principal, header(request, PROJECT_HEADER));
+    const projectId = traceWriteProject(principal, request);
     const { spans, rejected } = readSpans(decoded.request, decoded.encoding, options.spanLimits ?? DEFAULT_SPAN_LIMITS, options.maxSpans);
 
     // Every span gives [trace record, span observation, event observations…]; `first[i]` is where span i starts.

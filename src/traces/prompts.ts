@@ -19,7 +19,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { uuidv7 } from 'uuidv7';
-import { canWrite, resolveWriteProject, type Principal } from '../auth/principal.js';
+import { canWrite, type Principal } from '../auth/principal.js';
 import { badInput, forbidden, notFound } from '../errors.js';
 import { qualified } from '../query/sql/ident.js';
 import { columnSqlType, ParamContext } from '../query/sql/params.js';
@@ -27,6 +27,7 @@ import { scopeOf } from '../rest/read.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
 import { requireTracesModel, type TracesModel } from './model.js';
+import { traceWriteProject } from './project-header.js';
 
 /** A prompt version as the API answers it (Langfuse's `Prompt`). */
 export interface PromptView {
@@ -107,7 +108,7 @@ async function readPrompt(ctx: AppContext, tm: TracesModel, principal: Principal
 }
 
 /** Create the next version of a prompt (see the module comment), in one transaction as the principal. */
-async function createPrompt(ctx: AppContext, tm: TracesModel, principal: Principal, body: Record<string, unknown>): Promise<string> {
+async function createPrompt(ctx: AppContext, tm: TracesModel, principal: Principal, projectId: string, body: Record<string, unknown>): Promise<string> {
   const type = (body.type as 'text' | 'chat' | undefined) ?? (typeof body.prompt === 'string' ? 'text' : 'chat');
   if ((type === 'text') !== (typeof body.prompt === 'string')) {
     throw badInput(type === 'text' ? 'A text prompt\'s "prompt" must be a string.' : 'A chat prompt\'s "prompt" must be a list of messages ({ role, content }) or placeholders.');
@@ -115,7 +116,6 @@ async function createPrompt(ctx: AppContext, tm: TracesModel, principal: Princip
   const given = (body.labels as string[] | null | undefined) ?? [];
   if (given.includes('latest')) throw badInput('The label "latest" is managed by the server (it names the newest version); remove it from "labels".');
   const labels = [...new Set([...given, 'latest'])];
-  const projectId = resolveWriteProject(principal);
   const table = qualified(tm.prompt.table.schema, tm.prompt.table.name);
   const p = new ParamContext();
   const pid = p.add(projectId, 'uuid');
@@ -146,9 +146,16 @@ async function createPrompt(ctx: AppContext, tm: TracesModel, principal: Princip
  * same per-name lock as `createPrompt`.
  * @throws LatticeError BAD_USER_INPUT for the reserved label `latest`; NOT_FOUND for an unknown name or version
  */
-async function relabelPrompt(ctx: AppContext, tm: TracesModel, principal: Principal, promptName: string, version: number, newLabels: readonly string[]): Promise<string> {
+async function relabelPrompt(
+  ctx: AppContext,
+  tm: TracesModel,
+  principal: Principal,
+  projectId: string,
+  promptName: string,
+  version: number,
+  newLabels: readonly string[],
+): Promise<string> {
   if (newLabels.includes('latest')) throw badInput('The label "latest" is managed by the server (it names the newest version); remove it from "newLabels".');
-  const projectId = resolveWriteProject(principal);
   const table = qualified(tm.prompt.table.schema, tm.prompt.table.name);
   const p = new ParamContext();
   const pid = p.add(projectId, 'uuid');
@@ -221,7 +228,7 @@ export function registerPromptRoutes(app: FastifyInstance, ctx: AppContext): voi
     const principal = requirePrincipal(request);
     if (!canWrite(principal)) throw forbidden(`Role '${principal.role}' cannot create prompts; use a key with role editor or owner.`);
     const tm = requireTracesModel(ctx.model(), 'POST /api/public/v2/prompts');
-    const created = await createPrompt(ctx, tm, principal, request.body as Record<string, unknown>);
+    const created = await createPrompt(ctx, tm, principal, traceWriteProject(principal, request), request.body as Record<string, unknown>);
     return reply.code(201).type('application/json; charset=utf-8').send(created);
   });
 
@@ -234,7 +241,7 @@ export function registerPromptRoutes(app: FastifyInstance, ctx: AppContext): voi
     if ((body.name !== undefined && body.name !== params.name) || (body.version !== undefined && body.version !== params.version)) {
       throw badInput('"name" and "version" in the body must match the path (or be left out).');
     }
-    const updated = await relabelPrompt(ctx, tm, principal, params.name, params.version, body.newLabels);
+    const updated = await relabelPrompt(ctx, tm, principal, traceWriteProject(principal, request), params.name, params.version, body.newLabels);
     return reply.type('application/json; charset=utf-8').send(updated);
   });
 

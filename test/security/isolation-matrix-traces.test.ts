@@ -4,9 +4,9 @@
  * Langfuse SDKs, JWT naming A, proxy headers naming A, editor member of A and C): Langfuse ingestion, the trace,
  * observation and score reads, scores, prompts (get, compile, create, relabel) and OTLP never read, write,
  * count or deduplicate against project B's data; B's ids are conflicts. After every attempt B's data, read back
- * by B's owner, is unchanged. The member, who cannot name a project on the Langfuse routes, gets the clear 400
- * on their writes, and names its project with `X-Lattice-Project-Id` on OTLP. A separate file because these
- * routes are served only for the traces model.
+ * by B's owner, is unchanged. The member, who may write into A and C, names A with the `X-Lattice-Project-Id`
+ * header on every write route (without it: the clear 400; naming B: 403). A separate file because these routes
+ * are served only for the traces model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPreset } from '../../src/model/load.js';
@@ -98,6 +98,8 @@ describe.each(TEST_KINDS)('tenant-isolation matrix of the traces routes on %s', 
   describe.each(PRINCIPALS)('%s', (who) => {
     const P = (): MatrixPrincipal => m.principals[who];
     const h = (): Headers => P().headers;
+    /** Headers of a write: the member, who may write into A and C, names A with the project header. */
+    const hw = (): Headers => (who === 'member' ? { ...h(), 'x-lattice-project-id': m.projects.A } : h());
 
     it("Langfuse reads (traces, observations, scores, prompts) show its projects only, nothing of B", async () => {
       const traces = await http(m.app, h(), 'GET', '/api/public/traces?limit=100');
@@ -139,17 +141,21 @@ describe.each(TEST_KINDS)('tenant-isolation matrix of the traces routes on %s', 
         ev('x-7', 'generation-create', { id: OTEL_SPAN_B, traceId: `t-own-${who}`, name: 'copy of B span' }),
       ];
       await bUnchangedBy(async () => {
-        const r = await http(m.app, h(), 'POST', '/api/public/ingestion', { batch });
-        const score = await http(m.app, h(), 'POST', '/api/public/scores', { traceId: 't-b', name: 'x', value: 1 });
         if (who === 'member') {
-          // The Langfuse routes have no way to name a project: several writable projects are the clear 400.
-          for (const res of [r, score]) {
+          // Several writable projects: without the project header the clear 400; the header cannot name B.
+          for (const res of [
+            await http(m.app, h(), 'POST', '/api/public/ingestion', { batch }),
+            await http(m.app, h(), 'POST', '/api/public/scores', { traceId: 't-b', name: 'x', value: 1 }),
+          ]) {
             expect(res.statusCode, res.body).toBe(400);
-            expect(res.data.error.message).toMatch(/can write into 2 projects: name the target project with "project_id"/);
+            expect(res.data.error.message).toMatch(/can write into 2 projects: name the target project with the x-lattice-project-id header/);
             expect(res.data.error.message).not.toContain(m.projects.B);
           }
-          return;
+          const intoB = await http(m.app, { ...h(), 'x-lattice-project-id': m.projects.B }, 'POST', '/api/public/ingestion', { batch });
+          expect(intoB.statusCode, intoB.body).toBe(403);
         }
+        const r = await http(m.app, hw(), 'POST', '/api/public/ingestion', { batch });
+        const score = await http(m.app, hw(), 'POST', '/api/public/scores', { traceId: 't-b', name: 'x', value: 1 });
         expect(r.statusCode, r.body).toBe(207);
         expect(r.data.successes).toEqual([{ id: `evt-${who}`, status: 201 }]);
         const statuses = Object.fromEntries(r.data.errors.map((e: { id: string; status: number }) => [e.id, e.status]));
@@ -158,22 +164,24 @@ describe.each(TEST_KINDS)('tenant-isolation matrix of the traces routes on %s', 
         expect(score.statusCode, score.body).toBe(409);
       });
       const own = await t.db.query<{ project_id: string }>(`SELECT project_id::text AS project_id FROM app.trace WHERE external_id = $1`, [`t-own-${who}`]);
-      expect(own.rows).toEqual(who === 'member' ? [] : [{ project_id: m.projects.A }]);
+      expect(own.rows).toEqual([{ project_id: m.projects.A }]);
     });
 
     it("prompts: B's versions are neither relabelled nor counted; its own prompt of the same name starts at version 1", async () => {
       const name = encodeURIComponent(`prompt ${who}`);
       await bUnchangedBy(async () => {
-        const relabel = await http(m.app, h(), 'PATCH', `/api/public/v2/prompts/${name}/versions/2`, { newLabels: ['staging'] });
-        expect(relabel.statusCode, relabel.body).toBe(who === 'member' ? 400 : 404);
-        const created = await http(m.app, h(), 'POST', '/api/public/v2/prompts', { name: `prompt ${who}`, prompt: 'own', labels: ['production'] });
         if (who === 'member') {
-          expect(created.statusCode, created.body).toBe(400);
-          return;
+          const ambiguous = await http(m.app, h(), 'POST', '/api/public/v2/prompts', { name: `prompt ${who}`, prompt: 'own', labels: ['production'] });
+          expect(ambiguous.statusCode, ambiguous.body).toBe(400);
+          const intoB = await http(m.app, { ...h(), 'x-lattice-project-id': m.projects.B }, 'PATCH', `/api/public/v2/prompts/${name}/versions/2`, { newLabels: ['staging'] });
+          expect(intoB.statusCode, intoB.body).toBe(403);
         }
+        const relabel = await http(m.app, hw(), 'PATCH', `/api/public/v2/prompts/${name}/versions/2`, { newLabels: ['staging'] });
+        expect(relabel.statusCode, relabel.body).toBe(404);
+        const created = await http(m.app, hw(), 'POST', '/api/public/v2/prompts', { name: `prompt ${who}`, prompt: 'own', labels: ['production'] });
         expect(created.statusCode, created.body).toBe(201);
         expect(created.data).toMatchObject({ version: 1, labels: ['production', 'latest'] });
-        const own = await http(m.app, h(), 'PATCH', `/api/public/v2/prompts/${name}/versions/1`, { newLabels: ['staging'] });
+        const own = await http(m.app, hw(), 'PATCH', `/api/public/v2/prompts/${name}/versions/1`, { newLabels: ['staging'] });
         expect(own.statusCode, own.body).toBe(200);
         expect(own.data).toMatchObject({ version: 1, prompt: 'own' });
         expect((await http(m.app, h(), 'GET', `/api/public/v2/prompts/${name}?label=staging`)).data).toMatchObject({ version: 1, prompt: 'own' });

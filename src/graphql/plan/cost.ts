@@ -57,9 +57,11 @@ interface Walk extends CollectContext {
 
 /**
  * The list size a field's arguments give: its `limit` / `first` / `last` (or the number of `ids`); 1 for an
- * aggregate without `group_by` (one group); undefined otherwise.
+ * aggregate without `group_by` (one group); undefined otherwise (a list read in full, or a single object).
+ * Shared by the cost estimate and the row budget (`rows.ts`).
+ * @param w the walk's variables (coerced values) and fragments
  */
-function sizeOf(w: Walk, type: GraphQLObjectType, node: FieldNode): number | undefined {
+export function pageSizeOf(w: CollectContext, type: GraphQLObjectType, node: FieldNode): number | undefined {
   const def = type.getFields()[node.name.value];
   if (!def) return undefined;
   let size: number | undefined;
@@ -91,7 +93,7 @@ function fieldCost(w: Walk, parent: GraphQLObjectType, nodes: readonly FieldNode
   if (!def) return own; // `__typename` (and fields validation already refused)
   const named = getNamedType(def.type);
   if (!isObjectType(named)) return own;
-  const size = sizeOf(w, parent, nodes[0]);
+  const size = pageSizeOf(w, parent, nodes[0]);
   const unwrapped = isNonNullType(def.type) ? def.type.ofType : def.type;
   if (isListType(unwrapped)) return own + selectionCost(w, named, nodes, mult * (size ?? pending ?? w.defaultListSize), undefined);
   return own + selectionCost(w, named, nodes, mult, size);

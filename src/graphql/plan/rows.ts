@@ -32,7 +32,6 @@ import {
   isNonNullType,
   isObjectType,
   Kind,
-  valueFromAST,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -43,8 +42,9 @@ import {
 } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from '../../server/context.js';
 import { requestError } from '../errors.js';
-import { metaOf, type ArgMeta, type FieldMeta } from '../schema/meta.js';
+import { metaOf, type FieldMeta } from '../schema/meta.js';
 import { collectFields, subSelections, type CollectContext } from './collect.js';
+import { pageSizeOf } from './cost.js';
 
 /** The static row bound of one operation (see the module comment). */
 export interface RowBound {
@@ -73,29 +73,6 @@ interface Pending {
   readonly path: string;
 }
 
-/**
- * The page size given by a field's arguments: `limit` / `first` / `last`, the number of `ids`; 1 for an
- * aggregate without `group_by`; undefined when the field has none (a list read in full, or a single object).
- */
-function pageSize(w: Walk, type: GraphQLObjectType, node: FieldNode): number | undefined {
-  const def = type.getFields()[node.name.value];
-  if (!def) return undefined;
-  let size: number | undefined;
-  let grouped = false;
-  for (const argNode of node.arguments ?? []) {
-    const arg = def.args.find((a) => a.name === argNode.name.value);
-    const role = arg ? metaOf<ArgMeta>(arg)?.role : undefined;
-    if (!arg || !role) continue;
-    const v = valueFromAST(argNode.value, arg.type, w.variables as Record<string, unknown>);
-    if (role === 'group_by') grouped ||= Array.isArray(v) ? v.length > 0 : v !== null && v !== undefined;
-    if (role !== 'limit' && role !== 'first' && role !== 'last' && role !== 'ids') continue;
-    const n = role === 'ids' ? (Array.isArray(v) ? v.length : undefined) : typeof v === 'number' ? v : undefined;
-    if (n !== undefined && n >= 0) size = Math.max(size ?? 0, n);
-  }
-  const aggregate = def.args.some((a) => metaOf<ArgMeta>(a)?.role === 'group_by');
-  return aggregate && !grouped ? 1 : size;
-}
-
 function selectionRows(w: Walk, type: GraphQLObjectType, sets: readonly SelectionSetNode[], path: string, mult: number, pending: Pending | undefined): void {
   for (const [key, nodes] of collectFields(w, type.name, sets)) fieldRows(w, type, nodes, path ? `${path}.${key}` : key, mult, pending);
 }
@@ -106,7 +83,7 @@ function fieldRows(w: Walk, parent: GraphQLObjectType, nodes: readonly FieldNode
   const named = getNamedType(def.type);
   if (!isObjectType(named)) return;
   const unwrapped = isNonNullType(def.type) ? def.type.ofType : def.type;
-  const own: Pending = { size: pageSize(w, parent, nodes[0]), path };
+  const own: Pending = { size: pageSizeOf(w, parent, nodes[0]), path };
   if (!isListType(unwrapped)) {
     // A single object: a page or connection object hands its size (or its absence) to its `items` / `nodes` / `edges`.
     selectionRows(w, named, subSelections(nodes), path, mult, own);

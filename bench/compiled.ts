@@ -1,7 +1,7 @@
 /**
  * The benchmark's servers run as production runs Lattice: compiled JavaScript from `npm run build` (`dist/`), not
  * TypeScript under tsx, whose loader, transformed sources and source maps add about 70 MiB of RSS to a process
- * (README "Production"). `buildOnce` compiles `src/` and the two bench servers (`tsconfig.build.json`) before the
+ * (README "Production"). `buildOnce` compiles `src/` and the bench servers (`tsconfig.build.json`) before the
  * first server starts; `compiledServerArgs` gives the `node` arguments of a bench server's compiled file.
  */
 import { execFile } from 'node:child_process';

@@ -25,6 +25,8 @@ export interface ServerProcess {
   readonly url: string;
   /** The last lines the process wrote to stderr (for error messages). */
   stderrTail(): string;
+  /** What the process has written to stdout so far (the last 64 KiB), e.g. lines printed before `listening`. */
+  startupOutput(): string;
   /** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
   close(): Promise<void>;
 }
@@ -55,8 +57,8 @@ export async function startServerProcess(options: {
     stderr = (stderr + chunk).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stdout = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${options.name} did not start within ${(options.timeoutMs ?? 120_000) / 1000} s: ${stderr.trim().slice(-1500)}`));
@@ -71,7 +73,7 @@ export async function startServerProcess(options: {
       reject(new Error(`${options.name} could not be started: ${err.message}`));
     });
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout = (stdout + chunk).slice(-4000);
+      stdout = (stdout + chunk).slice(-65536);
       const m = /^listening (http:\/\/\S+)$/m.exec(stdout);
       if (m) {
         clearTimeout(timer);
@@ -85,6 +87,7 @@ export async function startServerProcess(options: {
     pid: child.pid!,
     url,
     stderrTail: () => stderr.trim().slice(-1500),
+    startupOutput: () => stdout,
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -5,6 +5,8 @@
  */
 import { formatIngestSection } from './ingest-report.js';
 import type { IngestResult } from './ingest.js';
+import type { PgliteResult } from './pglite.js';
+import { formatPgliteSection } from './pglite-report.js';
 import { SERVER_IDS, SERVER_LABELS, type CaseResult, type ServerId, type ServerResult } from './measure.js';
 
 /** Everything the report needs. */
@@ -32,6 +34,8 @@ export interface BenchReport {
   readonly cases: readonly CaseResult[];
   /** The ingestion cases (`ingest.ts`), when any ran. */
   readonly ingest?: IngestResult;
+  /** Lattice on PGlite against Lattice on PostgreSQL (`pglite.ts`), when it ran. */
+  readonly pglite?: PgliteResult | null;
 }
 
 /** Above this share of busy CPU time before the run, the report warns that its numbers are unreliable. */
@@ -116,6 +120,7 @@ export function formatReport(r: BenchReport): string {
       '`bench/peers/dataloader-server.mjs`, plain JavaScript: a hand-written schema and resolvers, one batched statement ' +
       "per level, no auth, no RLS (owner connection, `project_id = ANY(…)` in every statement); Lattice's documents",
   };
+  lines.push(...formatPgliteSection(r.pglite, r.cases));
   lines.push(...formatIngestSection(r.ingest));
   const queries = r.cases.length > 0;
   if (queries) lines.push(

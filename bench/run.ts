@@ -11,7 +11,7 @@
  * BENCH_CASES (comma-separated case ids, default all query cases and `ingest`), BENCH_PEERS (comma-separated peer
  * ids or `none`, default all), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s), BENCH_WARMUP (3 s), BENCH_ROUNDS (3);
  * the ingestion cases (`ingest.ts`): BENCH_INGEST_ROWS (200,000), BENCH_INGEST_CLIENTS (`1,4`), BENCH_INGEST_BATCH
- * (1,000).
+ * (1,000); BENCH_PGLITE (`1` adds Lattice on PGlite, `pglite.ts`).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +35,7 @@ import { measureCase, type CaseResult, type CaseServer, type MeasureOptions, typ
 import { preparePeers, startDataLoaderServer, startPostGraphile, wantedPeers, type PeerId, type PeerStatus } from './peers.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
 import { DEFAULT_INGEST_CASES, DEFAULT_INGEST_ROWS, INGEST_CASE_IDS, runIngestBench, type IngestCaseId, type IngestResult } from './ingest.js';
+import { pgliteWanted, runPglite, type PgliteResult } from './pglite.js';
 import { formatReport, type BenchReport } from './report.js';
 import { createFreshDatabase, DEFAULT_SEED_SIZE, seed } from './seed.js';
 
@@ -166,6 +167,7 @@ export async function runBench(log: (line: string) => void = console.log): Promi
     warmup: envNumber('BENCH_WARMUP', 3),
     rounds: Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3))),
   };
+  const withPglite = pgliteWanted(process.env.BENCH_PGLITE);
   const wanted = (process.env.BENCH_CASES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const known = [...CASES.map((c) => c.id), ...INGEST_CASE_IDS];
   const unknown = wanted.filter((w) => !known.includes(w));
@@ -180,6 +182,7 @@ export async function runBench(log: (line: string) => void = console.log): Promi
 
   const data: string[] = [];
   const results: CaseResult[] = [];
+  let pglite: PgliteResult | null = null;
   let version = '';
   for (const database of ['experiments', 'catalog'] as const) {
     const here = cases.filter((c) => c.database === database);
@@ -255,6 +258,10 @@ export async function runBench(log: (line: string) => void = console.log): Promi
         const { list, notMeasured } = caseServers(c, servers, peers, context, auth);
         results.push(await measureCase(c, list, o, log, { client: stats, database: dbName }, notMeasured));
       }
+      // Lattice on PGlite (issue 9), compared with the Lattice-on-PostgreSQL server still running here.
+      if (database === 'experiments' && withPglite) {
+        pglite = await runPglite(resolved, { url: lattice.url, auth, context }, o, log);
+      }
     } finally {
       for (const close of closers.reverse()) await close();
     }
@@ -280,6 +287,7 @@ export async function runBench(log: (line: string) => void = console.log): Promi
     peers: peerLines,
     cases: results,
     ingest,
+    pglite,
   };
 }
 

@@ -55,8 +55,9 @@ const STATUS = ['unset', 'ok', 'error'];
  */
 export function nanosToIso(nanos: bigint): string {
   const ms = nanos / 1_000_000n;
-  const micros = (nanos / 1_000n) % 1_000n;
-  return new Date(Number(ms)).toISOString().replace('Z', `${String(micros).padStart(3, '0')}Z`);
+  const micros = Math.floor(Number(nanos - ms * 1_000_000n) / 1000); // 0–999
+  const iso = new Date(Number(ms)).toISOString();
+  return `${iso.slice(0, -1)}${micros < 10 ? '00' : micros < 100 ? '0' : ''}${micros}Z`;
 }
 
 /** The records of one span: its trace's contribution and its observations (the span, then its events). */
@@ -76,7 +77,9 @@ function fromSpanOrResource(bag: AttributeBag, resource: Attributes, useResource
 
 /** Only the defined entries of `o`. */
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out as Partial<T>;
 }
 
 /**

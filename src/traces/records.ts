@@ -143,13 +143,21 @@ export const RULES: Readonly<Record<StoreEntity, Readonly<Record<string, MergeRu
  * `union` unites arrays (sorted), `set` takes `b`'s.
  */
 export function mergeValues(rules: Readonly<Record<string, MergeRule>>, a: Record<string, unknown>, b: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out = { ...a };
-  for (const [column, v] of Object.entries(b)) {
-    if (!(column in a)) {
+  return mergeInto(rules, { ...a }, b);
+}
+
+/**
+ * {@link mergeValues} in place: merges `b` into `out` (which the caller owns) and returns `out` — for folding
+ * many records of one row without copying the row at every step.
+ */
+export function mergeInto(rules: Readonly<Record<string, MergeRule>>, out: Record<string, unknown>, b: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  for (const column in b) {
+    const v = b[column];
+    if (!(column in out)) {
       out[column] = v;
       continue;
     }
-    const old = a[column];
+    const old = out[column];
     switch (rules[column] ?? 'set') {
       case 'keep':
         break;

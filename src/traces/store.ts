@@ -5,7 +5,7 @@
  *
  * - Ids: `rowIdFor(kind, clientId)` (`ids.ts`), the client's spelling in `external_id`. Ids are global like every
  *   row id: a trace, observation, score or session id another project uses is a 409 (never an overwrite).
- * - Records of one row (several events for the same id) are folded into one row first (`mergeValues`), so an
+ * - Records of one row (several events for the same id) are folded into one row first (`mergeInto`), so an
  *   update in the same batch as its create merges exactly as one arriving later.
  * - A trace, session or parent observation that a record names but the batch does not carry is written as a
  *   placeholder (inserted only when absent), so children may arrive before parents; the parent's own event
@@ -21,7 +21,7 @@ import { qualified } from '../query/sql/ident.js';
 import { isDbError, withWriteIsolation } from '../query/write/execute.js';
 import { rowIdFor, type TraceIdKind } from './ids.js';
 import { requireTracesModel, type TracesModel } from './model.js';
-import { COLUMNS, mergeValues, RULES, sortedSet, STORE_ENTITIES, type StoreEntity, type TraceStoreRecord } from './records.js';
+import { COLUMNS, mergeInto, RULES, sortedSet, STORE_ENTITIES, type StoreEntity, type TraceStoreRecord } from './records.js';
 import { compileMerge, type MergeOutcome, type MergeRow } from './store-sql.js';
 
 export type * from './records.js';
@@ -53,6 +53,8 @@ interface PendingRow {
   stub: boolean;
   /** Indexes of the records folded into this row. */
   readonly records: number[];
+  /** What happened to the row, once decided. */
+  result?: RowResult;
 }
 
 /** Result of one row. */
@@ -90,23 +92,22 @@ export async function writeTraceEvents(
   const projectId = options.projectId ?? resolveWriteProject(principal);
   const rows = foldRows(projectId, records, new Date().toISOString());
   await linkPrompts(tx, tm, projectId, records, rows.get('observation')!);
-  const results = new Map<string, RowResult>(); // `${entity}:${rowId}` → result
   for (const entity of STORE_ENTITIES) {
     const pending: PendingRow[] = [];
     for (const row of rows.get(entity)!.values()) {
-      const failed = failedDependency(row, results, rows);
-      if (failed) results.set(`${entity}:${row.rowId}`, failed);
+      const failed = failedDependency(row, rows);
+      if (failed) row.result = failed;
       else pending.push(row);
     }
     if (pending.length === 0) continue;
     const outcomes = await mergeRows(tx, tm, entity, pending, options.isolate ?? false);
-    pending.forEach((row, i) => results.set(`${entity}:${row.rowId}`, rowResult(row, outcomes[i])));
+    for (let i = 0; i < pending.length; i++) pending[i].result = rowResult(pending[i], outcomes[i]);
   }
   const out: StoreOutcome[] = new Array(records.length);
   for (const entity of STORE_ENTITIES) {
     for (const row of rows.get(entity)!.values()) {
-      const r = results.get(`${entity}:${row.rowId}`)!;
-      for (const i of row.records) out[i] = { ...r, rowId: row.rowId };
+      const r = row.result!;
+      for (const i of row.records) out[i] = r.message === undefined ? { status: r.status, rowId: row.rowId } : { status: r.status, message: r.message, rowId: row.rowId };
     }
   }
   return out;
@@ -126,18 +127,28 @@ export async function writeTraceBatch(db: Db, model: Model, principal: Principal
 /** Records (and the placeholders they need) → rows per entity, records of one row folded in input order. */
 function foldRows(projectId: string, records: readonly TraceStoreRecord[], now: string): Map<StoreEntity, Map<string, PendingRow>> {
   const rows = new Map<StoreEntity, Map<string, PendingRow>>(STORE_ENTITIES.map((e) => [e, new Map()]));
+  // Client id → row id per entity: an id named by many records (a parent span, a trace) is mapped once (a
+  // non-UUID id costs a SHA-256).
+  const rowIds = new Map<StoreEntity, Map<string, string>>(STORE_ENTITIES.map((e) => [e, new Map()]));
   const add = (entity: StoreEntity, clientId: string, values: Record<string, unknown>, stub: boolean, record?: number): string => {
-    const rowId = rowIdFor(KIND[entity], clientId);
+    const known = rowIds.get(entity)!;
+    let rowId = known.get(clientId);
+    if (rowId === undefined) known.set(clientId, (rowId = rowIdFor(KIND[entity], clientId)));
     const byId = rows.get(entity)!;
-    const base = { ...values, id: rowId, project_id: projectId, external_id: clientId };
+    // `values` is always a fresh object of this call's caller: completed in place (no copy).
+    const base = values;
+    base.id = rowId;
+    base.project_id = projectId;
+    base.external_id = clientId;
     const row = byId.get(rowId);
     if (!row) byId.set(rowId, { entity, rowId, clientId, values: base, stub, records: record === undefined ? [] : [record] });
     else if (stub) {
       // A placeholder only fills what the row lacks (a trace's timestamp for a trace named before its event).
-      for (const [k, v] of Object.entries(base)) if (!(k in row.values)) row.values[k] = v;
+      const target = row.values;
+      for (const k in base) if (!(k in target)) target[k] = base[k];
     } else {
       // A real record replacing a placeholder keeps only what the placeholder knew and the record does not say.
-      row.values = row.stub ? { ...placeholderValues(row.values, base), ...base } : mergeValues(RULES[entity], row.values, base);
+      row.values = row.stub ? { ...placeholderValues(row.values, base), ...base } : mergeInto(RULES[entity], row.values, base);
       row.stub = false;
       if (record !== undefined) row.records.push(record);
     }
@@ -186,13 +197,20 @@ function placeholderValues(placeholder: Record<string, unknown>, record: Record<
 /** A record's own columns (defined values only; tags as a sorted set). */
 function columnsOf(entity: StoreEntity, record: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(COLUMNS[entity])) {
-    const v = record[field];
+  const [fields, columns] = COLUMN_LISTS[entity];
+  for (let i = 0; i < fields.length; i++) {
+    const v = record[fields[i]];
     if (v === undefined) continue;
+    const column = columns[i];
     out[column] = column === 'tags' && Array.isArray(v) ? sortedSet(v as string[]) : v;
   }
   return out;
 }
+
+/** {@link COLUMNS} as parallel lists (record fields, columns) per entity, for the per-record loop. */
+const COLUMN_LISTS = Object.fromEntries(
+  STORE_ENTITIES.map((e) => [e, [Object.keys(COLUMNS[e]), Object.values(COLUMNS[e])]]),
+) as unknown as Record<StoreEntity, readonly [readonly string[], readonly string[]]>;
 
 /**
  * Set `prompt_id` of observations naming a prompt version (`promptName` + `promptVersion`) that exists in the
@@ -221,18 +239,21 @@ async function linkPrompts(tx: Queryable, tm: TracesModel, projectId: string, re
 }
 
 /** The failure of a row this row references (written by an earlier statement), if any. */
-function failedDependency(row: PendingRow, results: Map<string, RowResult>, rows: Map<StoreEntity, Map<string, PendingRow>>): RowResult | undefined {
-  for (const [column, target] of Object.entries(REFS[row.entity])) {
+function failedDependency(row: PendingRow, rows: Map<StoreEntity, Map<string, PendingRow>>): RowResult | undefined {
+  for (const [column, target] of REF_LISTS[row.entity]) {
     const id = row.values[column];
     if (typeof id !== 'string' || target === row.entity) continue;
-    const r = results.get(`${target}:${id}`);
+    const dep = rows.get(target)!.get(id);
+    const r = dep?.result;
     if (r && r.status >= 300) {
-      const named = rows.get(target)!.get(id)!.clientId;
-      return { status: r.status, message: `${row.entity} "${row.clientId}" cannot be written: its ${target} "${named}" failed: ${r.message}` };
+      return { status: r.status, message: `${row.entity} "${row.clientId}" cannot be written: its ${target} "${dep.clientId}" failed: ${r.message}` };
     }
   }
   return undefined;
 }
+
+/** {@link REFS} as [column, target] lists per entity. */
+const REF_LISTS = Object.fromEntries(STORE_ENTITIES.map((e) => [e, Object.entries(REFS[e])])) as unknown as Record<StoreEntity, ReadonlyArray<readonly [string, StoreEntity]>>;
 
 /** Merge rows of one entity: one statement, `unseen` rows retried once; row by row in savepoints when isolating. */
 async function mergeRows(tx: Queryable, tm: TracesModel, entity: StoreEntity, rows: PendingRow[], isolate: boolean): Promise<Array<MergeResult>> {

@@ -14,7 +14,7 @@
  *
  * All queries here run as the database owner (system tables are not under row-level security).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { Queryable } from '../db/types.js';
@@ -57,7 +57,7 @@ export interface CreatedApiKey {
 
 /** SHA-256 of a secret, lowercase hex (64 characters). */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 function randomKey(prefix: string): string {
@@ -239,7 +239,18 @@ export async function authenticate(db: Queryable, authorizationHeader: string): 
   const cacheKey = hashSecret(authorizationHeader);
   const cached = verified.get(cacheKey);
   if (cached) return cached;
+  return lookUpKey(db, authorizationHeader, cacheKey);
+}
 
+/**
+ * The principal `authenticate` would return for `authorizationHeader` from its cache of recent verifications,
+ * without a promise (the request hook's fast path); undefined when not cached (call `authenticate`).
+ */
+export function cachedPrincipal(authorizationHeader: string): Principal | undefined {
+  return verified.get(hashSecret(authorizationHeader));
+}
+
+async function lookUpKey(db: Queryable, authorizationHeader: string, cacheKey: string): Promise<Principal | null> {
   const creds = parseAuthorization(authorizationHeader);
   if (!creds || !creds.secret.startsWith(SECRET_KEY_PREFIX)) return null;
   if (creds.kind === 'basic' && !creds.publicKey.startsWith(PUBLIC_KEY_PREFIX)) return null;

@@ -38,8 +38,8 @@ import type { Model } from '../model/types.js';
 import { checkJsonNesting } from '../nesting.js';
 import { compileRead, DEFAULT_COMPILE_OPTIONS, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
 import type { QueryLimits } from '../server/context.js';
-import { withinCost } from './plan/cost.js';
-import { maxRowsOf, operationRows, resultRowCheck } from './plan/rows.js';
+import { maxRowsOf, resultRowCheck } from './plan/rows.js';
+import { BoundsMemo } from './plan-bounds.js';
 import { analyzeOperation } from './plan/operation.js';
 import { instantiate, sameCompiled, variablesKey, type PlanTemplate, type VariableType } from './plan-template.js';
 import { buildTemplate, type Recompile } from './plan-probe.js';
@@ -115,6 +115,8 @@ interface DocumentEntry {
   readonly types: readonly VariableType[];
   /** Baked marks (`plan-template.ts`): grows, never shrinks; plans stored under fewer marks become unreachable. */
   readonly baked: Set<string>;
+  /** Cost and row-bound walks of hits, remembered by the variables they read (`plan-bounds.ts`). */
+  readonly bounds: BoundsMemo;
   hits: number;
   stored: number;
   disabled: boolean;
@@ -199,9 +201,26 @@ function textOf(o: object): string {
   return t;
 }
 
+/** sha256 of recent document texts (clients resend the same few): bounded, emptied when full. */
+const documentHashes = new Map<string, string>();
+const MAX_DOCUMENT_HASHES = 1000;
+const MAX_HASHED_TEXT = 16 * 1024;
+
+function documentHash(query: string): string {
+  let h = documentHashes.get(query);
+  if (h === undefined) {
+    h = hash('sha256', query, 'base64url');
+    if (query.length <= MAX_HASHED_TEXT) {
+      if (documentHashes.size >= MAX_DOCUMENT_HASHES) documentHashes.clear();
+      documentHashes.set(query, h);
+    }
+  }
+  return h;
+}
+
 function documentKey(ctx: PlanCacheContext, request: PlanCacheRequest): string {
   return [
-    hash('sha256', request.query, 'base64url'),
+    documentHash(request.query),
     request.operationName ?? '',
     isAdmin(ctx.principal) ? 'admin' : 'scoped',
     // Every limit (the planner checks values against them) and compile option (they shape the SQL).
@@ -282,11 +301,10 @@ export function lookupPlan(ctx: PlanCacheContext, request: PlanCacheRequest): Pl
     return { remember: () => undefined };
   }
   // List sizes are bind parameters guarded only by 0 ≤ n ≤ maxLimit: the cost limit is checked on every hit
-  // (a walk of the document, no planning); above it the ordinary pipeline plans afresh and refuses.
-  // The row budget likewise (a static walk); lists without a bound get the result check as on a miss.
-  const rows = withinCost(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits)
-    ? operationRows(ctx.schema, entry.document, entry.operation, coerced.coerced)
-    : undefined;
+  // (a walk of the document, no planning, remembered per value of the variables it reads: plan-bounds.ts);
+  // above it the ordinary pipeline plans afresh and refuses. The row budget likewise (a static walk); lists
+  // without a bound get the result check as on a miss.
+  const { rows } = entry.bounds.bounds(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits);
   if (!rows || rows.rows > maxRowsOf(ctx.limits)) {
     cache.stats.fallbacks += 1;
     return { remember: () => undefined };
@@ -315,7 +333,7 @@ function rememberPlan(cache: PlanCache, ctx: PlanCacheContext, request: PlanCach
   if (!entry) {
     const types = typesOf(ctx.schema, fresh.operation);
     if (!types) return;
-    entry = { document: fresh.document, operation: fresh.operation, types, baked: new Set(), hits: 0, stored: 0, disabled: false };
+    entry = { document: fresh.document, operation: fresh.operation, types, baked: new Set(), bounds: new BoundsMemo(), hits: 0, stored: 0, disabled: false };
     cache.documents.set(docKey, entry);
   }
   if (entry.stored >= MAX_UNUSED_PLANS && entry.hits < entry.stored) {

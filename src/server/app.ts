@@ -233,8 +233,10 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
     }
   }
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks here (an async hook costs a promise per request).
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', String(request.id));
+    done();
   });
   // Request context, request span and HTTP duration: before the auth hook, whose key look-up is SQL of the request.
   registerRequestObservability(app, { telemetry, metrics });
@@ -244,8 +246,14 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   // Per-principal rate limit (SPEC G-12): after authentication, before the routes (rate-limit.ts).
   await registerRateLimit(app, config.rateLimit ?? 0);
   // Parsed JSON bodies are checked for depth before any recursive validation or database JSON parsing.
-  app.addHook('preValidation', async (request) => {
-    if (request.body !== null && typeof request.body === 'object') checkJsonNesting(request.body, 'The request body');
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      if (request.body !== null && typeof request.body === 'object') checkJsonNesting(request.body, 'The request body');
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, config.mode));

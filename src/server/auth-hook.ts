@@ -18,11 +18,11 @@
  * {@link requirePrincipal}.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate, parseAuthorization } from '../auth/api-keys.js';
+import { authenticate, cachedPrincipal, parseAuthorization } from '../auth/api-keys.js';
 import { createJwtVerifier, looksLikeJwt, readJwtConfig, type JwtConfig } from '../auth/jwt.js';
 import type { Principal } from '../auth/principal.js';
 import { resolveIdentity } from '../auth/identity.js';
-import { proxyIdentity, readProxyConfig, type HeaderBag, type ProxyConfig } from '../auth/proxy.js';
+import { hasProxyIdentity, proxyIdentity, readProxyConfig, type HeaderBag, type ProxyConfig } from '../auth/proxy.js';
 import type { Queryable } from '../db/types.js';
 import { LatticeError, unauthenticated } from '../errors.js';
 
@@ -127,9 +127,24 @@ export function registerAuthHook(app: FastifyInstance, db: Queryable, options: A
     }
   }
   if (auth.proxy) app.log.info({ header: auth.proxy.secretHeader }, 'Trusted proxy headers accepted');
-  app.addHook('onRequest', async (request) => {
-    const principal = await auth.authenticate(request.headers);
-    if (principal) request.principal = principal;
+  // A callback hook: an API key verified moments ago (the credential cache) is accepted synchronously, without
+  // the promises of the full check; anything else (no credentials, proxy headers, JWTs, a key not cached) takes
+  // the full check, whose order of checks this shortcut cannot change: only `authenticate` fills that cache.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const header = request.headers.authorization;
+    const known = typeof header === 'string' && header !== '' && !hasProxyIdentity(request.headers) ? cachedPrincipal(header) : undefined;
+    if (known) {
+      request.principal = known;
+      done();
+      return;
+    }
+    auth.authenticate(request.headers).then(
+      (principal) => {
+        if (principal) request.principal = principal;
+        done();
+      },
+      (err: Error) => done(err),
+    );
   });
   return auth;
 }

@@ -105,18 +105,30 @@ class LimitedBody extends Transform {
  */
 export function registerBodyLimit(app: FastifyInstance, bodyLimit: number): void {
   const drainMax = bodyLimit * DRAIN_FACTOR;
-  app.addHook('preParsing', async (request, reply, payload) => {
+  // A callback hook: the usual body (declared length within the limit) costs no promise.
+  app.addHook('preParsing', (request, reply, payload, done) => {
     const declared = request.headers['content-length'];
     if (declared !== undefined) {
       const length = Number(declared);
-      if (!(length > bodyLimit)) return payload;
-      if (length > drainMax || !(await drain(payload, drainMax))) reply.header('connection', 'close');
-      throw payloadTooLarge(bodyLimit);
+      if (!(length > bodyLimit)) {
+        done(null, payload);
+        return;
+      }
+      const refuse = (drained: boolean) => {
+        if (!drained) reply.header('connection', 'close');
+        done(payloadTooLarge(bodyLimit));
+      };
+      if (length > drainMax) refuse(false);
+      else drain(payload, drainMax).then(refuse, (err: Error) => done(err));
+      return;
     }
-    if (request.headers['transfer-encoding'] === undefined) return payload;
+    if (request.headers['transfer-encoding'] === undefined) {
+      done(null, payload);
+      return;
+    }
     const limited = new LimitedBody(bodyLimit, drainMax);
     payload.on('error', (err) => limited.destroy(err));
-    return payload.pipe(limited);
+    done(null, payload.pipe(limited));
   });
 }
 

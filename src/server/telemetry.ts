@@ -119,9 +119,21 @@ export function registerRequestObservability(app: FastifyInstance, options: { te
     }
     requestContext.run(store, done);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? '(unmatched)';
-    m.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  // Label children by method, route and status, resolved once: observing through them skips prom-client's
+  // per-call label validation and hashing. Bounded (routes and methods are finite, statuses nearly so).
+  const durations = new Map<string, Observer>();
+  const durationOf = (method: string, route: string, status: number): Observer => {
+    const key = `${method} ${status} ${route}`;
+    let o = durations.get(key);
+    if (!o) {
+      o = m.httpDuration.labels({ method, route, status_code: String(status) });
+      if (durations.size < MAX_DURATION_CHILDREN) durations.set(key, o);
+    }
+    return o;
+  };
+  // A callback hook (an async one costs a promise per request).
+  app.addHook('onResponse', (request, reply, done) => {
+    durationOf(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode).observe(reply.elapsedTime / 1000);
     // onResponse runs from the socket's 'finish' event, outside the request's async context: the store is kept by request.
     const span = stores.get(request)?.span;
     if (span) {
@@ -129,8 +141,14 @@ export function registerRequestObservability(app: FastifyInstance, options: { te
       if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     }
+    done();
   });
 }
+
+/** An HTTP duration histogram child (`Histogram.labels`). */
+type Observer = { observe(seconds: number): void };
+/** Most label children kept per server (beyond: resolved per request). */
+const MAX_DURATION_CHILDREN = 1000;
 
 /** Set an attribute on the current request's span (no-op without tracing or outside a request). */
 export function setRequestSpanAttribute(key: string, value: string | number | boolean): void {

@@ -50,17 +50,20 @@ describe('benchmark server processes', () => {
   });
 
   it('follows the peak RSS of a process that allocates, and its CPU time', async () => {
-    // Allocates and touches 200 MiB after 300 ms, spinning the CPU meanwhile, then frees it.
+    // Allocates and touches 200 MiB after 300 ms, spinning the CPU meanwhile, then frees it 3 s later.
     const p = await fakeServer(
       'const until = Date.now() + 300; while (Date.now() < until); ' +
-        'setTimeout(() => { let b = Buffer.alloc(200 * 1024 * 1024, 1); setTimeout(() => { b = null; }, 300); }, 0); ' +
+        'setTimeout(() => { let b = Buffer.alloc(200 * 1024 * 1024, 1); setTimeout(() => { b = null; }, 3000); }, 0); ' +
         'setInterval(() => {}, 1000);',
     );
     try {
       const before = procStatusBytes(p.pid, 'VmRSS')!;
       const peak = new PeakRss(p.pid, 20);
       peak.start();
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // Until the process holds the allocation (bounded: a loaded machine may take a while to fill 200 MiB).
+      for (let waited = 0; waited < 15_000 && (procStatusBytes(p.pid, 'VmRSS') ?? 0) <= before + 150 * 2 ** 20; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       const bytes = peak.stop()!;
       expect(bytes).toBeGreaterThan(before + 150 * 2 ** 20);
       expect(cpuTicks(p.pid)).toBeGreaterThan(0);

@@ -26,11 +26,9 @@ import {
   isListType,
   isNonNullType,
   isObjectType,
-  Kind,
   valueFromAST,
   type DocumentNode,
   type FieldNode,
-  type FragmentDefinitionNode,
   type GraphQLObjectType,
   type GraphQLSchema,
   type OperationDefinitionNode,
@@ -38,7 +36,7 @@ import {
 import { DEFAULT_LIMITS, type QueryLimits } from '../../server/context.js';
 import { requestError } from '../errors.js';
 import { metaOf, type ArgMeta } from '../schema/meta.js';
-import { collectFields, subSelections, type CollectContext } from './collect.js';
+import { collectFields, fragmentsOf, operationRoot, subSelections, type CollectContext } from './collect.js';
 
 /** The estimate of one operation. */
 export interface OperationCost {
@@ -111,11 +109,9 @@ export function operationCost(
   variables: Readonly<Record<string, unknown>>,
   limits: Pick<QueryLimits, 'defaultListSize'>,
 ): OperationCost {
-  const root = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
+  const root = operationRoot(schema, operation);
   if (!root) return { cost: 0, top: undefined };
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const w: Walk = { fragments, variables, defaultListSize: limits.defaultListSize ?? DEFAULT_LIMITS.defaultListSize };
+  const w: Walk = { fragments: fragmentsOf(document), variables, defaultListSize: limits.defaultListSize ?? DEFAULT_LIMITS.defaultListSize };
   let cost = 0;
   let top: OperationCost['top'];
   for (const [key, nodes] of collectFields(w, root.name, [operation.selectionSet])) {

@@ -31,10 +31,8 @@ import {
   isListType,
   isNonNullType,
   isObjectType,
-  Kind,
   type DocumentNode,
   type FieldNode,
-  type FragmentDefinitionNode,
   type GraphQLObjectType,
   type GraphQLSchema,
   type OperationDefinitionNode,
@@ -43,7 +41,7 @@ import {
 import { DEFAULT_LIMITS, type QueryLimits } from '../../server/context.js';
 import { requestError } from '../errors.js';
 import { metaOf, type FieldMeta } from '../schema/meta.js';
-import { collectFields, subSelections, type CollectContext } from './collect.js';
+import { collectFields, fragmentsOf, operationRoot, subSelections, type CollectContext } from './collect.js';
 import { pageSizeOf } from './cost.js';
 
 /** The static row bound of one operation (see the module comment). */
@@ -99,13 +97,7 @@ function fieldRows(w: Walk, parent: GraphQLObjectType, nodes: readonly FieldNode
 }
 
 function walkOf(document: DocumentNode, variables: Readonly<Record<string, unknown>>): Walk {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  return { fragments, variables, rows: 0, top: undefined, unbounded: new Set() };
-}
-
-function rootOf(schema: GraphQLSchema, operation: OperationDefinitionNode): GraphQLObjectType | null | undefined {
-  return operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
+  return { fragments: fragmentsOf(document), variables, rows: 0, top: undefined, unbounded: new Set() };
 }
 
 /**
@@ -119,7 +111,7 @@ export function operationRows(
   variables: Readonly<Record<string, unknown>>,
 ): RowBound {
   const w = walkOf(document, variables);
-  const root = rootOf(schema, operation);
+  const root = operationRoot(schema, operation);
   if (root) selectionRows(w, root, [operation.selectionSet], '', 1, undefined);
   return { rows: w.rows, top: w.top, unbounded: [...w.unbounded] };
 }
@@ -220,7 +212,7 @@ export function resultRowCheck(
   bound: RowBound = operationRows(schema, document, operation, variables),
 ): ((dataText: string) => void) | undefined {
   const { unbounded } = bound;
-  const root = rootOf(schema, operation);
+  const root = operationRoot(schema, operation);
   if (unbounded.length === 0 || !root) return undefined;
   const maxRows = maxRowsOf(limits);
   return (dataText) => {

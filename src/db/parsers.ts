@@ -64,3 +64,15 @@ export const PG_TYPES: pg.CustomTypesConfig = {
     }
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+/** The identity parser: a value's text output as it is (`QueryOptions.raw`). */
+export const unparsed = (text: string): string => text;
+
+/**
+ * node-postgres `types` for `QueryOptions.raw`: every text-format value stays PostgreSQL's text output (binary
+ * results are never asked for).
+ */
+export const RAW_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    format === 'binary' ? (pg.types.getTypeParser as (oid: number, format: 'binary') => unknown)(oid, 'binary') : unparsed) as pg.CustomTypesConfig['getTypeParser'],
+};

@@ -20,9 +20,9 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import type { Principal } from '../auth/principal.js';
 import { quoteIdent } from '../query/sql/ident.js';
 import { currentCancellation, RequestCancelledError, throwIfCancelled, withoutCancellation, type Cancellation } from './cancel.js';
-import { PGLITE_PARSERS } from './parsers.js';
+import { PGLITE_PARSERS, unparsed } from './parsers.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams } from './session.js';
-import type { Db, DbStats, Queryable, QueryResult, RequestIsolation } from './types.js';
+import type { Db, DbStats, Queryable, QueryOptions, QueryResult, RequestIsolation } from './types.js';
 
 /** Options of `openPglite`. */
 export interface PgliteOptions {
@@ -31,7 +31,8 @@ export interface PgliteOptions {
 }
 
 type PgliteResults = { rows: unknown[]; affectedRows?: number; command?: string };
-type PgliteQueryable = { query: (text: string, params?: unknown[]) => Promise<PgliteResults> };
+type PgliteQueryOptions = { rowMode?: 'array'; parsers?: Record<number, (text: string) => unknown> };
+type PgliteQueryable = { query: (text: string, params?: unknown[], options?: PgliteQueryOptions) => Promise<PgliteResults> };
 
 const WRITE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
@@ -46,11 +47,28 @@ class PgliteDb implements Db {
   readonly stats: DbStats = { statements: 0 };
   private closed = false;
 
+  /** PGlite query options of `QueryOptions.raw`, for the parsers PGlite had when they were made (`pgliteOptions`). */
+  private raw: { readonly types: number; readonly options: PgliteQueryOptions } | undefined;
+
   constructor(private readonly pglite: PGlite) {}
 
-  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  /**
+   * PGlite's query options for `options`. Raw rows: arrays, and the identity parser for every type PGlite has a
+   * parser for (PGlite merges a query's `parsers` over its own, which also hold one per array type, added when
+   * types are created, and falls back to its defaults, which its own include), so every value stays text.
+   */
+  private pgliteOptions(options: QueryOptions | undefined): PgliteQueryOptions | undefined {
+    if (!options?.raw) return undefined;
+    const types = Object.keys(this.pglite.parsers);
+    if (this.raw?.types !== types.length) {
+      this.raw = { types: types.length, options: { rowMode: 'array', parsers: Object.fromEntries(types.map((oid) => [oid, unparsed])) } };
+    }
+    return this.raw.options;
+  }
+
+  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     this.stats.statements++;
-    return toResult<R>(await this.pglite.query(text, params as unknown[] | undefined));
+    return toResult<R>(await (this.pglite as unknown as PgliteQueryable).query(text, params as unknown[] | undefined, this.pgliteOptions(options)));
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -63,8 +81,8 @@ class PgliteDb implements Db {
     return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal), fn, cancellation);
   }
 
-  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.withPrincipal(principal, (tx) => tx.query<R>(text, params));
+  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    return this.withPrincipal(principal, (tx) => tx.query<R>(text, params, options));
   }
 
   /** Always `set-role`: one embedded connection, logged in as a superuser (see ARCHITECTURE, "Request role"). */
@@ -108,11 +126,11 @@ class PgliteDb implements Db {
       throwIfCancelled(cancellation); // the client left while this transaction waited for the one connection
       await raw.query(settingsSql, params);
       const handle: Queryable = {
-        query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
+        query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[], options?: QueryOptions) => {
           if (done) throw new Error('This transaction has already finished; run statements inside its callback.');
           throwIfCancelled(cancellation);
           this.stats.statements++;
-          return toResult<R>(await raw.query(text, p as unknown[] | undefined));
+          return toResult<R>(await raw.query(text, p as unknown[] | undefined, this.pgliteOptions(options)));
         },
       };
       try {

@@ -51,6 +51,8 @@ export interface PipelineOptions {
   readonly types?: pg.CustomTypesConfig;
   /** Named statements to Close first (evicted from a cache): no extra round trip, no error if absent. */
   readonly close?: readonly string[];
+  /** `array`: each row as an array of its columns' values (node-postgres' `rowMode`); default an object by column name. */
+  readonly rowMode?: 'array';
 }
 
 /** The connection fields this module touches (node-postgres `Connection`; checked by test/db/round-trips.test.ts). */
@@ -78,7 +80,7 @@ type ResultLike = {
   addRow(row: Record<string, unknown>): void;
   addCommandComplete(msg: unknown): void;
 };
-const PgResult = (pg as unknown as { Result: new (rowMode: undefined, types: unknown) => ResultLike }).Result;
+const PgResult = (pg as unknown as { Result: new (rowMode: 'array' | undefined, types: unknown) => ResultLike }).Result;
 /** node-postgres' conversion of JS values to parameter text (Date, Buffer, arrays, JSON objects, toPostgres). */
 const prepareValue = (pg as unknown as { utils: { prepareValue: (v: unknown) => unknown } }).utils.prepareValue;
 
@@ -173,7 +175,7 @@ class PipelineQuery {
   private current(): ResultLike {
     let result = this.results[this.index];
     if (!result) {
-      result = new PgResult(undefined, this.options.types ?? pg.types);
+      result = new PgResult(this.options.rowMode, this.options.types ?? pg.types);
       this.results[this.index] = result;
     }
     return result;

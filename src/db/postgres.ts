@@ -49,7 +49,7 @@
 import pg from 'pg';
 import type { Principal } from '../auth/principal.js';
 import { currentCancellation, RequestCancelledError, throwIfCancelled, type Cancellation } from './cancel.js';
-import { PG_TYPES } from './parsers.js';
+import { PG_TYPES, RAW_TYPES } from './parsers.js';
 import { PgListener } from './pg-listener.js';
 import { runCancellable } from './pg-cancel.js';
 import type { PipelineStep, StepResult } from './pipeline.js';
@@ -63,7 +63,7 @@ import {
   type RequestLoginConfig,
 } from './request-login.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams, statementTimeoutMs } from './session.js';
-import type { Db, DbStats, Queryable, QueryResult } from './types.js';
+import type { Db, DbStats, PoolStats, Queryable, QueryOptions, QueryResult } from './types.js';
 
 /** Options of `openPostgres`. */
 export interface PostgresOptions {
@@ -116,6 +116,8 @@ class PostgresDb implements Db {
   private readonly statementTimeoutMs: number;
   /** The request pool once resolved: its own pool, or the owner pool on the fallback; unset until the first request. */
   private requestPool: Promise<pg.Pool> | undefined;
+  /** The request pool once opened, when it is not the owner pool (for `poolStats`). */
+  private ownRequestPool: pg.Pool | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -135,8 +137,9 @@ class PostgresDb implements Db {
     return (await this.requestPoolReady()) === this.pool ? 'set-role' : 'login';
   }
 
-  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     this.stats.statements++;
+    if (options?.raw) return toResult<R>(await this.pool.query({ text, values: params as unknown[] | undefined, rowMode: 'array', types: RAW_TYPES }));
     return toResult<R>(await this.pool.query(text, params as unknown[] | undefined));
   }
 
@@ -153,7 +156,7 @@ class PostgresDb implements Db {
     return this.run(await this.requestPoolReady(), settings, fn, true, cancellation);
   }
 
-  async queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  async queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     const cancellation = currentCancellation();
     throwIfCancelled(cancellation);
     const settings = this.principalStep(principal);
@@ -164,9 +167,15 @@ class PostgresDb implements Db {
       // No BEGIN: the settings and the statement are one implicit transaction, ended (committed, or aborted on
       // error, a cancel included) by the pipeline's single Sync, which also undoes every setting and the role.
       const step = params && params.length > 0 ? preparedStep(client, text, params) : { text };
-      const results = await runCancellable(client, cancellation, async () => resultsOf(await runSteps(client, [settings, step], PG_TYPES)));
+      const results = await runCancellable(client, cancellation, async () => resultsOf(await runSteps(client, [settings, step], options?.raw ? RAW_TYPES : PG_TYPES, options?.raw ? 'array' : undefined)));
       return toResult<R>(results[1]);
     });
+  }
+
+  poolStats(): readonly PoolStats[] {
+    const of = (pool: 'owner' | 'request', p: pg.Pool): PoolStats => ({ pool, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount });
+    const request = this.closed ? undefined : this.ownRequestPool;
+    return request ? [of('owner', this.pool), of('request', request)] : [of('owner', this.pool)];
   }
 
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
@@ -205,6 +214,7 @@ class PostgresDb implements Db {
       try {
         const { rows } = await this.pool.query<{ owner: string }>('SELECT current_user AS owner');
         await probeRequestLogin(pool, rows[0].owner);
+        this.ownRequestPool = pool;
         return pool;
       } catch (err) {
         await pool.end().catch(() => undefined);
@@ -262,19 +272,20 @@ class PostgresDb implements Db {
       let started = false;
       let startError: Error | undefined;
       let done = false;
-      const first = async (text: string, values: unknown[] | undefined): Promise<StepResult> => {
+      const first = async (text: string, values: unknown[] | undefined, raw: boolean): Promise<StepResult> => {
         started = true;
         const simple = !values || values.length === 0; // simple protocol, as before: may hold several statements
         const steps = [BEGIN_STEP, settings];
         if (!simple) steps.push(prepare ? preparedStep(client, text, values) : { text, values });
-        const outcome = await runSteps(client, steps, PG_TYPES);
+        const outcome = await runSteps(client, steps, raw ? RAW_TYPES : PG_TYPES, raw ? 'array' : undefined);
         if (!outcome.ok && outcome.failedAt === -1) started = false; // nothing was sent
         else if (!outcome.ok && outcome.failedAt < 2) startError = outcome.error; // no statement may run without its settings
         const results = resultsOf(outcome);
-        return simple ? (await client.query(text)) as StepResult : results[2];
+        if (!simple) return results[2];
+        return (await (raw ? client.query({ text, rowMode: 'array', types: RAW_TYPES }) : client.query(text))) as StepResult;
       };
       const handle: Queryable = {
-        query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[]) => {
+        query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[], options?: QueryOptions) => {
           if (done) throw new Error('This transaction has already finished; run statements inside its callback.');
           if (startError) throw startError;
           throwIfCancelled(cancellation);
@@ -282,9 +293,10 @@ class PostgresDb implements Db {
           const values = p as unknown[] | undefined;
           return toResult<R>(
             await runCancellable(client, cancellation, async (): Promise<StepResult | PgResultLike> => {
-              if (!started) return first(text, values);
-              if (prepare && values && values.length > 0) return queryPrepared(client, text, values, PG_TYPES);
-              return client.query(text, values);
+              const raw = options?.raw === true;
+              if (!started) return first(text, values, raw);
+              if (prepare && values && values.length > 0) return queryPrepared(client, text, values, raw ? RAW_TYPES : PG_TYPES, raw ? 'array' : undefined);
+              return raw ? client.query({ text, values, rowMode: 'array', types: RAW_TYPES }) : client.query(text, values);
             }),
           );
         },

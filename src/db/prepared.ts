@@ -84,7 +84,12 @@ export function preparedStep(client: pg.ClientBase, text: string, values: readon
  * first, and dropping a prepared statement that fails so its next use prepares afresh.
  * @returns the pipeline's outcome (never rejects for database errors; see `resultsOf`)
  */
-export async function runSteps(client: pg.ClientBase, steps: readonly PipelineStep[], types?: pg.CustomTypesConfig): Promise<PipelineOutcome> {
+export async function runSteps(
+  client: pg.ClientBase,
+  steps: readonly PipelineStep[],
+  types?: pg.CustomTypesConfig,
+  rowMode?: 'array',
+): Promise<PipelineOutcome> {
   const s = perConnection.get(client);
   let close: string[] = [];
   if (s && s.closing.length > 0) {
@@ -94,7 +99,7 @@ export async function runSteps(client: pg.ClientBase, steps: readonly PipelineSt
     s.closing.length = 0;
     s.closing.push(...keep);
   }
-  const outcome = await sendPipeline(client, steps, { types, close });
+  const outcome = await sendPipeline(client, steps, { types, close, ...(rowMode ? { rowMode } : {}) });
   for (const name of close) forget(client, name);
   if (!outcome.ok) {
     const failed = steps[outcome.failedAt];
@@ -120,6 +125,12 @@ export function resultsOf(outcome: PipelineOutcome): StepResult[] {
  * @returns the statement's rows and row count
  * @throws the driver's error; a statement that failed is forgotten so the next call prepares it again
  */
-export async function queryPrepared(client: pg.ClientBase, text: string, values: readonly unknown[] | undefined, types?: pg.CustomTypesConfig): Promise<StepResult> {
-  return resultsOf(await runSteps(client, [preparedStep(client, text, values)], types))[0];
+export async function queryPrepared(
+  client: pg.ClientBase,
+  text: string,
+  values: readonly unknown[] | undefined,
+  types?: pg.CustomTypesConfig,
+  rowMode?: 'array',
+): Promise<StepResult> {
+  return resultsOf(await runSteps(client, [preparedStep(client, text, values)], types, rowMode))[0];
 }

@@ -93,5 +93,5 @@ export function principalParams(principal: Principal, timeoutMs: number = DEFAUL
  * `Queryable`; two statements through it do not share a transaction (use `withPrincipal` for that).
  */
 export function queryableAs(db: Db, principal: Principal): Queryable {
-  return { query: (text, params) => db.queryAs(principal, text, params) };
+  return { query: (text, params, options) => db.queryAs(principal, text, params, options) };
 }

@@ -17,7 +17,17 @@ export interface Queryable {
    * Run one statement. Values are always bind parameters; never interpolate them into `text`.
    * @throws the driver's error (a `DatabaseError` with `code`, the SQLSTATE) on failure.
    */
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
+}
+
+/** How a statement's rows come back. */
+export interface QueryOptions {
+  /**
+   * Each row as an array of its columns' values in PostgreSQL's text output, unparsed (a string, or null for
+   * SQL NULL), whatever the column types: for callers that write the values' text themselves
+   * (`src/query/sql/plain.ts`). Default: objects by column name, values parsed (`parsers.ts`).
+   */
+  readonly raw?: boolean;
 }
 
 /** Counters for tests and metrics. */
@@ -60,7 +70,7 @@ export interface Db extends Queryable {
    * @throws the driver's error, as `query`; RequestCancelledError when the request's client disconnected first;
    *         the connection is left clean (no setting, role or transaction)
    */
-  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
 
   /**
    * How request transactions are isolated from the owner (`request-login.ts`): `login` when they run on
@@ -70,6 +80,13 @@ export interface Db extends Queryable {
    * @throws Error saying what to configure when the request login is required and fails
    */
   requestIsolation?(): Promise<RequestIsolation>;
+
+  /**
+   * Connection counts of the database's pools, for `/metrics` (issue 7 item 5): the owner pool and, once opened
+   * and when it is its own pool (`requestIsolation` = `login`), the request pool. Absent where there is no pool
+   * (PGlite: one embedded connection).
+   */
+  poolStats?(): readonly PoolStats[];
 
   /** Subscribe to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
@@ -83,3 +100,15 @@ export type RequestIsolation = 'login' | 'set-role';
 
 /** The non-owner role requests run as (SPEC S-6). */
 export const REQUEST_ROLE = 'lattice_request';
+
+/** Connections of one pool (`Db.poolStats`). */
+export interface PoolStats {
+  /** `owner`: migrations, keys, administration; `request`: request transactions logging in as the request role. */
+  readonly pool: 'owner' | 'request';
+  /** Connections open. */
+  readonly total: number;
+  /** Open connections not checked out. */
+  readonly idle: number;
+  /** Callers waiting for a connection. */
+  readonly waiting: number;
+}

@@ -23,7 +23,8 @@ import { queryableAs } from '../db/session.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { Model } from '../model/types.js';
 import { checkDocumentNesting, checkJsonNesting } from '../nesting.js';
-import { compileRead, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
+import { compileOperation, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
+import { writePlainRows } from '../query/sql/plain.js';
 import type { ServerConfig } from '../server/context.js';
 import { cachedDocument, parseDocument, validateDocument, type ValidationOptions } from './document.js';
 import { formatErrors, GraphQLRequestError, requestError, statusOf } from './errors.js';
@@ -90,9 +91,9 @@ export interface GraphQLHttpResult {
 /** Wraps a transaction handle so every statement the request sends through it is counted in the trace. */
 function counting(tx: Queryable, trace: GraphQLTrace): Queryable {
   return {
-    query: (text, params) => {
+    query: (text, params, options) => {
       trace.statements += 1;
-      return tx.query(text, params);
+      return tx.query(text, params, options);
     },
   };
 }
@@ -125,10 +126,16 @@ function documentOf(schema: GraphQLSchema, request: GraphQLRequest, method: 'GET
   return cached ?? validateDocument(schema, request.query, document, validation);
 }
 
-async function runData(ctx: GraphQLExecContext, { text, params }: CompiledQuery, trace: GraphQLTrace): Promise<string> {
+async function runData(ctx: GraphQLExecContext, { text, params, rows: plain }: CompiledQuery, trace: GraphQLTrace): Promise<string> {
   if (ctx.config.mode === 'development') trace.sql = text;
   const start = process.hrtime.bigint();
-  const rows = await counting(queryableAs(ctx.db, ctx.principal), trace).query<{ data: unknown }>(text, params);
+  const db = counting(queryableAs(ctx.db, ctx.principal), trace);
+  if (plain) {
+    const result = await db.query<Array<string | null>>(text, params, { raw: true });
+    trace.sql_ms = elapsedMs(start);
+    return writePlainRows(plain, result.rows);
+  }
+  const rows = await db.query<{ data: unknown }>(text, params);
   trace.sql_ms = elapsedMs(start);
   const data = rows.rows[0]?.data;
   return typeof data === 'string' ? data : JSON.stringify(data ?? {});
@@ -193,7 +200,7 @@ export async function executeGraphQL(
     }
     trace.plan_ms = elapsedMs(phase);
     const hasData = analyzed.plan.roots.some((r) => r.node.kind !== 'typename');
-    const compiled = hasData ? compileRead(ctx.model, analyzed.plan, ctx.compile) : undefined;
+    const compiled = hasData ? compileOperation(ctx.model, analyzed.plan, ctx.compile) : undefined;
     // Cached: operations answered by the statement alone (no introspection, not only `__typename`).
     if (compiled && analyzed.introspectionKeys.length === 0) {
       cached.remember({ document, operation: analyzed.operation, variables: analyzed.variables, compiled });

@@ -36,7 +36,7 @@ import { isAdmin, type Principal } from '../auth/principal.js';
 import { internal } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { checkJsonNesting } from '../nesting.js';
-import { compileRead, DEFAULT_COMPILE_OPTIONS, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
+import { compileOperation, DEFAULT_COMPILE_OPTIONS, type CompiledQuery, type CompileOptions } from '../query/sql/compile.js';
 import type { QueryLimits } from '../server/context.js';
 import { maxRowsOf, resultRowCheck } from './plan/rows.js';
 import { BoundsMemo } from './plan-bounds.js';
@@ -242,7 +242,7 @@ function recompiler(ctx: PlanCacheContext, entry: Pick<DocumentEntry, 'document'
     const planCtx = { model: ctx.model, schema: ctx.schema, principal, limits: ctx.limits };
     const analyzed = analyzeOperation(planCtx, entry.document, operationName, variables);
     if (analyzed.introspectionKeys.length > 0) throw new Error('introspection operations are not cached');
-    return compileRead(ctx.model, analyzed.plan, ctx.compile);
+    return compileOperation(ctx.model, analyzed.plan, ctx.compile);
   };
 }
 
@@ -322,7 +322,7 @@ export function lookupPlan(ctx: PlanCacheContext, request: PlanCacheRequest): Pl
   }
   cache.stats.hits += 1;
   entry.hits += 1;
-  const hit = { text: template.text, params };
+  const hit: CompiledQuery = { text: template.text, params, ...(template.rows ? { rows: template.rows } : {}) };
   if (cache.options.verify) verifyHit(ctx, entry, request, hit);
   const rowCheck = resultRowCheck(ctx.schema, entry.document, entry.operation, coerced.coerced, ctx.limits, rows);
   return { hit, ...(rowCheck ? { rowCheck } : {}), remember: () => undefined };

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { isInputObjectType, isLeafType, isListType, isNonNullType, type GraphQLInputType } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import type { CompiledQuery } from '../query/sql/compile.js';
+import type { PlainRows } from '../query/sql/plain.js';
 import {
   PRINCIPAL,
   sameCompiled,
@@ -148,7 +149,7 @@ export function buildTemplate(args: {
   const bakeAll = (): TemplateResult => {
     for (const l of leaves) marks.add(`v:${l.id}`);
     if (args.scoped) marks.add('@p');
-    return { template: { text: compiled.text, params: compiled.params, holes: [], guards: [], maxLimit }, marks };
+    return { template: { text: compiled.text, params: compiled.params, holes: [], guards: [], maxLimit, ...rowsOf(compiled) }, marks };
   };
   const input = (vars: Readonly<Record<string, unknown>>): Record<string, unknown> =>
     Object.fromEntries(types.filter((t) => Object.hasOwn(vars, t.name)).map((t) => [t.name, toInput(vars[t.name], t.type)]));
@@ -256,5 +257,10 @@ export function buildTemplate(args: {
     parts.set(h.slot, taken.add(h.index));
   }
 
-  return { template: { text: compiled.text, params: P, holes, guards, maxLimit }, marks };
+  return { template: { text: compiled.text, params: P, holes, guards, maxLimit, ...rowsOf(compiled) }, marks };
+}
+
+/** The plain-row writer of a compiled statement, to keep with its text (it depends only on the text). */
+function rowsOf(compiled: CompiledQuery): { rows?: PlainRows } {
+  return compiled.rows ? { rows: compiled.rows } : {};
 }

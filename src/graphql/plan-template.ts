@@ -45,6 +45,7 @@ import {
 } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import type { CompiledQuery } from '../query/sql/compile.js';
+import type { PlainRows } from '../query/sql/plain.js';
 import { MAX_SEARCH_LENGTH } from '../query/sql/search.js';
 import { UUID_RE } from '../uuid.js';
 
@@ -112,6 +113,8 @@ export interface PlanTemplate {
   readonly guards: ReadonlyArray<{ readonly leaf: number; readonly checks: readonly Guard[] }>;
   /** `limits.maxLimit` the template was compiled under (bound of `count` and `length`). */
   readonly maxLimit: number;
+  /** The plain-row writer of the statement (`CompiledQuery.rows`), when it returns plain rows. */
+  readonly rows?: PlainRows;
 }
 
 // ---------------------------------------------------------------------------------------------------------

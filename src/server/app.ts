@@ -34,7 +34,7 @@ import { buildValidator } from './validation.js';
 import { clientErrorHandler, frameworkErrorHandler, registerBodyLimit } from './http-edges.js';
 import { persistedDocumentsFromEnv, type PersistedDocuments } from '../graphql/persisted.js';
 import { metrics, metricsPublicFromEnv, metricsRoutes } from './metrics.js';
-import { instrumentDb, poolOf } from './instrument-db.js';
+import { instrumentDb } from './instrument-db.js';
 import { registerRequestObservability, telemetryFromEnv, withRequestIdMixin, type Telemetry } from './telemetry.js';
 
 /** Default request body limit: 10 MB (SPEC G-12). */
@@ -204,9 +204,9 @@ export async function buildServer(options: BuildServerOptions): Promise<{ app: F
   // Every statement timed (and traced during traced requests); the pool's counters in /metrics (issue 7 item 5).
   const db = instrumentDb(options.db, { metrics, tracer: telemetry.tracer, includeQueryText: config.mode === 'development' });
   const app = Fastify(fastifyOptions);
-  const pool = poolOf(options.db);
-  if (pool) {
-    const unwatch = metrics.watchPool(pool);
+  const source = options.db.poolStats?.bind(options.db);
+  if (source) {
+    const unwatch = metrics.watchPool(source);
     app.addHook('onClose', async () => unwatch());
   }
   if (!options.telemetry) app.addHook('onClose', async () => telemetry.shutdown().catch(() => undefined));

@@ -12,8 +12,8 @@
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Principal } from '../auth/principal.js';
 import { isRequestCancelled } from '../db/cancel.js';
-import type { Db, Queryable, QueryResult } from '../db/types.js';
-import { metrics as processMetrics, type LatticeMetrics, type PoolCounters, type StatementVia } from './metrics.js';
+import type { Db, Queryable, QueryOptions, QueryResult } from '../db/types.js';
+import { metrics as processMetrics, type LatticeMetrics, type StatementVia } from './metrics.js';
 import { requestSpanContext } from './telemetry.js';
 
 export interface InstrumentOptions {
@@ -30,18 +30,6 @@ const seconds = (start: bigint): number => Number(process.hrtime.bigint() - star
 function operationOf(text: string): string {
   const m = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(text);
   return m ? m[1].toUpperCase() : 'SQL';
-}
-
-/**
- * The node-postgres pool behind a Db, read structurally (`pg.Pool` exposes `totalCount`, `idleCount`,
- * `waitingCount`); undefined for PGlite. `src/db/postgres.ts` keeps its pool in a private field: this reads it
- * without changing that file (a `poolStats()` method on `Db` would be the cleaner contract).
- */
-export function poolOf(db: Db): PoolCounters | undefined {
-  const pool = (db as unknown as { pool?: Partial<PoolCounters> }).pool;
-  return pool && typeof pool.totalCount === 'number' && typeof pool.idleCount === 'number' && typeof pool.waitingCount === 'number'
-    ? (pool as PoolCounters)
-    : undefined;
 }
 
 /**
@@ -99,7 +87,7 @@ export function instrumentDb(db: Db, options: InstrumentOptions = {}): Db {
   }
 
   const wrapTx = (tx: Queryable, via: StatementVia): Queryable => ({
-    query: <R>(text: string, params?: readonly unknown[]) => timed<R>(via, text, () => tx.query<R>(text, params)),
+    query: <R>(text: string, params?: readonly unknown[], options?: QueryOptions) => timed<R>(via, text, () => tx.query<R>(text, params, options)),
   });
 
   async function transactionTimed<T>(kind: 'owner' | 'principal', run: () => Promise<T>): Promise<T> {
@@ -119,12 +107,13 @@ export function instrumentDb(db: Db, options: InstrumentOptions = {}): Db {
     get stats() {
       return db.stats;
     },
-    query: <R>(text: string, params?: readonly unknown[]) => timed<R>('query', text, () => db.query<R>(text, params)),
-    queryAs: <R>(principal: Principal, text: string, params?: readonly unknown[]) =>
-      timed<R>('query_as', text, () => db.queryAs<R>(principal, text, params)),
+    query: <R>(text: string, params?: readonly unknown[], options?: QueryOptions) => timed<R>('query', text, () => db.query<R>(text, params, options)),
+    queryAs: <R>(principal: Principal, text: string, params?: readonly unknown[], options?: QueryOptions) =>
+      timed<R>('query_as', text, () => db.queryAs<R>(principal, text, params, options)),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => transactionTimed('owner', () => db.transaction((tx) => fn(wrapTx(tx, 'transaction')))),
     withPrincipal: <T>(principal: Principal, fn: (tx: Queryable) => Promise<T>) =>
       transactionTimed('principal', () => db.withPrincipal(principal, (tx) => fn(wrapTx(tx, 'principal_transaction')))),
+    ...(db.poolStats ? { poolStats: () => db.poolStats!() } : {}),
     listen: (channel, handler) => db.listen(channel, handler),
     close: () => db.close(),
   };

@@ -8,7 +8,7 @@
  * | `lattice_graphql_operation_duration_seconds` | histogram | `operation_name` (`anonymous` when unnamed; the first 100 distinct names, later ones `other`), `outcome` (`ok` / `error`) |
  * | `lattice_db_statement_duration_seconds` | histogram | `via` (`query`, `query_as`, `transaction`, `principal_transaction`), `outcome` (`ok` / `error` / `cancelled`) |
  * | `lattice_db_transaction_duration_seconds` | histogram | `kind` (`owner` / `principal`), `outcome` (`commit` / `rollback` / `cancelled`) |
- * | `lattice_db_pool_connections` | gauge | `state` (`total`, `idle`, `waiting`): node-postgres pools only; PGlite has no pool |
+ * | `lattice_db_pool_connections` | gauge | `pool` (`owner`, `request` when requests log in as the request role), `state` (`total`, `idle`, `waiting`): node-postgres pools only; PGlite has no pool |
  * | `lattice_ingestion_events_total` | counter | `api` (`lattice`, `langfuse`, `otlp`), `type`, `outcome` (`accepted` 2xx, `rejected` 4xx, `failed` 5xx) |
  * | `lattice_errors_total` | counter | `code` (the G-14 error code of every error answered in the REST error shape) |
  *
@@ -22,6 +22,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../db/types.js';
 import { isAdmin } from '../auth/principal.js';
 import { badInput, forbidden, unauthenticated } from '../errors.js';
 
@@ -31,12 +32,8 @@ export type IngestApi = 'lattice' | 'langfuse' | 'otlp';
 /** How a statement reached the database (see `instrumentDb` in `telemetry.ts`). */
 export type StatementVia = 'query' | 'query_as' | 'transaction' | 'principal_transaction';
 
-/** The node-postgres pool counters (`pg.Pool`'s own properties). */
-export interface PoolCounters {
-  readonly totalCount: number;
-  readonly idleCount: number;
-  readonly waitingCount: number;
-}
+/** Where the pool gauge reads connection counts from (`Db.poolStats`). */
+export type PoolSource = () => readonly PoolStats[];
 
 /** Most distinct values a label fed by clients takes; later new values are counted as `other`. */
 export const MAX_LABEL_VALUES = 100;
@@ -90,8 +87,8 @@ export class LatticeMetrics {
   readonly transactionDuration: Histogram<'kind' | 'outcome'>;
   readonly ingestionEvents: Counter<'api' | 'type' | 'outcome'>;
   readonly errors: Counter<'code'>;
-  /** Watched pools, with how many servers watch each (several servers may share one Db). */
-  private readonly pools = new Map<PoolCounters, number>();
+  /** Watched pool sources, with how many servers watch each (several servers may share one Db). */
+  private readonly pools = new Map<PoolSource, number>();
   private readonly operationNames = new BoundedLabel();
   private readonly ingestTypes = new BoundedLabel();
 
@@ -125,21 +122,26 @@ export class LatticeMetrics {
     const pools = this.pools;
     new Gauge({
       name: 'lattice_db_pool_connections',
-      help: 'node-postgres pool connections: total, idle, and clients waiting for one (absent on PGlite).',
-      labelNames: ['state'],
+      help: 'node-postgres pool connections by pool (owner; request, when requests log in as the request role): total, idle, and callers waiting for one (absent on PGlite).',
+      labelNames: ['pool', 'state'],
       registers,
       collect() {
         this.reset();
-        if (pools.size === 0) return;
-        let total = 0, idle = 0, waiting = 0;
-        for (const p of pools.keys()) {
-          total += p.totalCount;
-          idle += p.idleCount;
-          waiting += p.waitingCount;
+        const sums = new Map<string, { total: number; idle: number; waiting: number }>();
+        for (const source of pools.keys()) {
+          for (const s of source()) {
+            const sum = sums.get(s.pool) ?? { total: 0, idle: 0, waiting: 0 };
+            sum.total += s.total;
+            sum.idle += s.idle;
+            sum.waiting += s.waiting;
+            sums.set(s.pool, sum);
+          }
         }
-        this.set({ state: 'total' }, total);
-        this.set({ state: 'idle' }, idle);
-        this.set({ state: 'waiting' }, waiting);
+        for (const [pool, sum] of sums) {
+          this.set({ pool, state: 'total' }, sum.total);
+          this.set({ pool, state: 'idle' }, sum.idle);
+          this.set({ pool, state: 'waiting' }, sum.waiting);
+        }
       },
     });
     this.ingestionEvents = new Counter({
@@ -185,8 +187,8 @@ export class LatticeMetrics {
     this.graphqlDuration.observe({ operation_name: this.operationNames.of(operationName), outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
-  /** Report `pool`'s counters in `lattice_db_pool_connections` until the returned function is called. */
-  watchPool(pool: PoolCounters): () => void {
+  /** Report the pools of `pool` (a `Db.poolStats`) in `lattice_db_pool_connections` until the returned function is called. */
+  watchPool(pool: PoolSource): () => void {
     this.pools.set(pool, (this.pools.get(pool) ?? 0) + 1);
     let watching = true;
     return () => {

@@ -91,6 +91,29 @@ describe.each(TEST_KINDS)('plan cache on %s', (kind) => {
     expect(planCacheStats(t.model)).toMatchObject({ hits: 4, stored: 2, fallbacks: 0 });
   });
 
+  it('answers a root list from plain rows written in Node, compact, on a miss and on a hit (plain.ts)', async () => {
+    const ctx: GraphQLExecContext = {
+      model: t.model,
+      schema: schemaFor(t.model),
+      db: t.db,
+      principal: A,
+      config: { mode: 'development', limits: { maxLimit: 1000, maxDepth: 12 } },
+    };
+    const doc = 'query L($n: Int!) { experiments(order_by: [{ name: ASC }], limit: $n) { name kind } }';
+    const seen: Array<{ body: string; sql?: string; cache?: string }> = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await executeGraphQL(ctx, { query: doc, variables: { n: 2 } }, { trace: true });
+      seen.push({ body: res.body, sql: res.trace?.sql, cache: res.trace?.plan_cache });
+    }
+    expect(seen.map((s) => s.cache)).toEqual(['miss', 'miss', 'hit']);
+    for (const s of seen) {
+      expect(s.body.startsWith('{"data":{"experiments":[{"name":"alpha","kind":"mlp"},{"name":"beta","kind":"cnn"}]}')).toBe(true);
+    }
+    // The plain-row statement: columns, no JSON built by PostgreSQL.
+    expect(seen[0].sql).toMatch(/^SELECT "?t\d*"?\./);
+    expect(seen[0].sql).not.toContain('json_agg');
+  });
+
   it('never shares a plan between variable shapes', async () => {
     const q = `query F($f: ExperimentFilter, $n: Int, $withKind: Boolean!) {
       experiments(filter: $f, order_by: [{ name: ASC }], limit: $n) { name kind @include(if: $withKind) }

@@ -14,7 +14,7 @@ import { loadPreset } from '../../src/model/load.js';
 import { buildServer } from '../../src/server/app.js';
 import { BoundedLabel, graphqlOperationName, metricsPublicFromEnv } from '../../src/server/metrics.js';
 import { NO_TELEMETRY } from '../../src/server/telemetry.js';
-import { createProject, createTestDb, TEST_KINDS, type TestDb } from '../support/db.js';
+import { createProject, createTestDb, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
 
 /** The sum of the samples of `name` whose labels include `labels` (0 when none). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -135,13 +135,20 @@ describe.each(TEST_KINDS)('GET /metrics on %s', (kind) => {
     expect(sample(after, 'lattice_db_statement_duration_seconds_sum', reads)).toBeGreaterThan(sample(before, 'lattice_db_statement_duration_seconds_sum', reads));
   });
 
-  it('reports node-postgres pool usage (and nothing for PGlite, which has no pool)', async () => {
+  it('reports node-postgres pool usage per pool, the request pool included (and nothing for PGlite, which has no pool)', async () => {
     await t.db.query('SELECT 1'); // at least one (now idle) connection in the owner pool
+    await t.db.queryAs(testPrincipal('viewer', []), 'SELECT 1'); // opens the request pool
     const text = await scrape();
     if (kind === 'postgres') {
-      expect(text).toMatch(/^lattice_db_pool_connections\{state="total"\} [1-9]/m);
-      expect(text).toMatch(/^lattice_db_pool_connections\{state="idle"\} \d/m);
-      expect(text).toMatch(/^lattice_db_pool_connections\{state="waiting"\} 0/m);
+      expect(text).toMatch(/^lattice_db_pool_connections\{pool="owner",state="total"\} [1-9]/m);
+      expect(text).toMatch(/^lattice_db_pool_connections\{pool="owner",state="idle"\} \d/m);
+      expect(text).toMatch(/^lattice_db_pool_connections\{pool="owner",state="waiting"\} 0/m);
+      if ((await t.db.requestIsolation?.()) === 'login') {
+        expect(text).toMatch(/^lattice_db_pool_connections\{pool="request",state="total"\} [1-9]/m);
+        expect(text).toMatch(/^lattice_db_pool_connections\{pool="request",state="waiting"\} 0/m);
+      } else {
+        expect(text).not.toMatch(/pool="request"/);
+      }
     } else {
       expect(text).not.toMatch(/^lattice_db_pool_connections\{/m);
     }

@@ -183,9 +183,9 @@ async function runField(run: Run, f: MutationFieldPlan): Promise<string> {
 /** Counts every statement sent through the handle in the trace (SPEC G-15). */
 function counting(tx: Queryable, trace: GraphQLTrace): Queryable {
   return {
-    query: (text, params) => {
+    query: (text, params, options) => {
       trace.statements += 1;
-      return tx.query(text, params);
+      return tx.query(text, params, options);
     },
   };
 }

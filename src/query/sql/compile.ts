@@ -17,6 +17,7 @@ import { aggregateSql } from './aggregate.js';
 import { connectionSql } from './connection.js';
 import { jsonObject, textConst } from './json.js';
 import { byIdsSql, listPageSql, listSql, objectSql } from './list.js';
+import { compilePlainRead, type PlainRows } from './plain.js';
 
 /**
  * Gate of statements with a similarity search on pgvector ≥ 0.8: switches `hnsw.iterative_scan` to
@@ -29,6 +30,11 @@ const ITERATIVE_SCAN = `(SELECT set_config('hnsw.iterative_scan', 'strict_order'
 export interface CompiledQuery {
   readonly text: string;
   readonly params: unknown[];
+  /**
+   * Present when the statement returns plain rows (`plain.ts`): run it with `QueryOptions.raw` and write the
+   * answer's `data` text with `writePlainRows(rows, result.rows)`. Absent: one row `{ data }` of JSON text.
+   */
+  readonly rows?: PlainRows;
 }
 
 function rootSql(ctx: CompileContext, node: RootNode): string {
@@ -71,4 +77,14 @@ export function compileRead(model: Model, plan: OperationPlan, options?: Compile
   // A one-time filter runs before the output (and so before any index scan of the sub-queries) starts.
   if (ctx.usesNearest && ctx.options.vectors === 'pgvector' && ctx.options.hnswIterativeScan) text += ` WHERE ${ITERATIVE_SCAN}`;
   return { text, params: ctx.params.values };
+}
+
+/**
+ * Compile a GraphQL read operation for `executeGraphQL` and the plan cache (which must compile alike): plain rows
+ * (`compilePlainRead`) when the only root field is a list, otherwise `compileRead`'s one JSON row.
+ * @returns the statement; with `rows` when it returns plain rows
+ * @throws as `compileRead`
+ */
+export function compileOperation(model: Model, plan: OperationPlan, options?: CompileOptions): CompiledQuery {
+  return compilePlainRead(model, plan, options) ?? compileRead(model, plan, options);
 }

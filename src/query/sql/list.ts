@@ -12,6 +12,8 @@ import { checkUuid } from './params.js';
 import { orderSql } from './order.js';
 import { bindRows, countRows, deriveRows, derivedSelect, openRows, type RowsBinding } from './rows.js';
 import { selectionJson } from './object.js';
+import type { Entity } from '../../model/types.js';
+import type { Scores } from './order.js';
 
 /** Predicates of a source plus the compiled filter, if any. */
 export function conditions(ctx: CompileContext, src: Source, filter: Filter | undefined): string[] {
@@ -35,27 +37,52 @@ export function countSql(ctx: CompileContext, entity: string, corr: Correlation 
  * No `limit` means no LIMIT (the API layer enforces maxima).
  */
 export function listSql(ctx: CompileContext, node: ListNode, corr?: Correlation): string {
-  checkCount('limit', node.args.limit);
-  checkCount('offset', node.args.offset);
+  checkListArgs(node.args);
   return listRowsSql(ctx, bindRows(ctx, node.entity, node.args, corr), node.args, node.selection);
 }
 
-/** The JSON array of a list over bound rows (see `listSql`). */
-function listRowsSql(ctx: CompileContext, rows: RowsBinding, args: ListArgs, selection: Selection): string {
+/**
+ * The rows of a list over bound rows, in the effective order: `from` (a table with its predicates, or the
+ * derived table of picked rows under the table's alias), `order` (the keys to order the rows read from it by)
+ * and `value`, the projection `project` gives for the entity, alias and scores of one row.
+ */
+export interface ListQuery {
+  readonly value: string;
+  readonly from: string;
+  readonly order: string;
+}
+
+/** See `ListQuery`; `listSql` aggregates it into a JSON array, `src/query/sql/plain.ts` returns it as rows. */
+export function listQuery(ctx: CompileContext, rows: RowsBinding, args: ListArgs, selection: Selection, project: Projection): ListQuery {
   const { limit, offset } = args;
   const read = openRows(ctx, rows);
   const a = read.src.alias;
   const d = deriveRows(ctx, read, effectiveOrder(ctx.model, read.src.entity, args), selection.some((i) => i.kind === 'rank'));
-  const obj = selectionJson(ctx, read.src.entity, a, selection, d.scores);
+  const value = project(read.src.entity, a, d.scores);
   const where = and(read.conds);
   if (limit === undefined && offset === undefined && d.extras.length === 0) {
-    return `(SELECT coalesce(json_agg(${obj} ORDER BY ${orderSql(d.inner)}), '[]'::json) FROM ${read.src.from} WHERE ${where})`;
+    return { value, from: `${read.src.from} WHERE ${where}`, order: orderSql(d.inner) };
   }
   let inner = `SELECT ${derivedSelect(read, d)} FROM ${read.src.from} WHERE ${where}`;
   if (limit !== undefined || offset !== undefined) inner += ` ORDER BY ${orderSql(d.inner)}`;
   if (limit !== undefined) inner += ` LIMIT ${ctx.params.add(limit, 'int8')}`;
   if (offset !== undefined) inner += ` OFFSET ${ctx.params.add(offset, 'int8')}`;
-  return `(SELECT coalesce(json_agg(${obj} ORDER BY ${orderSql(d.outer)}), '[]'::json) FROM (${inner}) ${a})`;
+  return { value, from: `(${inner}) ${a}`, order: orderSql(d.outer) };
+}
+
+/** What a list selects per row: an SQL expression over the row of `entity` under `alias`. */
+export type Projection = (entity: Entity, alias: string, scores: Scores) => string;
+
+/** The JSON array of a list over bound rows (see `listSql`). */
+function listRowsSql(ctx: CompileContext, rows: RowsBinding, args: ListArgs, selection: Selection): string {
+  const q = listQuery(ctx, rows, args, selection, (entity, alias, scores) => selectionJson(ctx, entity, alias, selection, scores));
+  return `(SELECT coalesce(json_agg(${q.value} ORDER BY ${q.order}), '[]'::json) FROM ${q.from})`;
+}
+
+/** Checks a list's `limit` and `offset` (non-negative integers). @throws LatticeError BAD_USER_INPUT */
+export function checkListArgs(args: ListArgs): void {
+  checkCount('limit', args.limit);
+  checkCount('offset', args.offset);
 }
 
 /**

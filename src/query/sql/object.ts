@@ -21,41 +21,48 @@ import type { Scores } from './order.js';
  *        absent (a list without `search` / `nearest`, a to-one object, a lookup by id)
  */
 export function selectionJson(ctx: CompileContext, entity: Entity, alias: string, selection: Selection, scores: Scores = {}): string {
-  const pairs: Array<readonly [string, string]> = selection.map((item) => {
-    switch (item.kind) {
-      case 'column':
-        return [item.responseKey, columnJson(alias, ctx.field(entity, item.column))] as const;
-      case 'typename':
-        return [item.responseKey, textConst(ctx, item.value)] as const;
-      case 'to_one': {
-        const relation = ctx.relation(entity, item.relation);
-        if (relation.kind !== 'to-one') throw internal(`relation ${entity.name}.${relation.name} is to-many; plan it as to_many`);
-        const child = openSource(ctx, relation.target, { relation, parentAlias: alias });
-        const obj = selectionJson(ctx, child.entity, child.alias, item.selection);
-        return [item.responseKey, `(SELECT ${obj} FROM ${child.from} WHERE ${and(child.where)})`] as const;
-      }
-      case 'to_many': {
-        const relation = ctx.relation(entity, item.relation);
-        if (relation.kind !== 'to-many') throw internal(`relation ${entity.name}.${relation.name} is to-one; plan it as to_one`);
-        if (item.node.entity !== relation.target) {
-          throw internal(`relation ${entity.name}.${relation.name} leads to ${relation.target}, not ${item.node.entity}`);
-        }
-        const corr = { relation, parentAlias: alias };
-        const node = item.node;
-        const sql =
-          node.kind === 'list'
-            ? listSql(ctx, node, corr)
-            : node.kind === 'list_page'
-              ? listPageSql(ctx, node, corr)
-              : node.kind === 'aggregate'
-                ? aggregateSql(ctx, node, corr)
-                : connectionSql(ctx, node, corr);
-        return [item.responseKey, sql] as const;
-      }
-      case 'rank':
-      case 'distance':
-        return [item.responseKey, scores[item.kind] ?? 'NULL::float8'] as const;
+  return jsonObject(
+    ctx,
+    selection.map((item) => [item.responseKey, selectionValue(ctx, entity, alias, item, scores)] as const),
+  );
+}
+
+/**
+ * The SQL value of one selected item of the row of `entity` under `alias` (see `selectionJson`): a column's
+ * JSON form (`columnJson`), a constant, or a correlated sub-query of type `json` for a relation.
+ * @throws LatticeError INTERNAL when the plan's relation does not match the model
+ */
+export function selectionValue(ctx: CompileContext, entity: Entity, alias: string, item: Selection[number], scores: Scores = {}): string {
+  switch (item.kind) {
+    case 'column':
+      return columnJson(alias, ctx.field(entity, item.column));
+    case 'typename':
+      return textConst(ctx, item.value);
+    case 'to_one': {
+      const relation = ctx.relation(entity, item.relation);
+      if (relation.kind !== 'to-one') throw internal(`relation ${entity.name}.${relation.name} is to-many; plan it as to_many`);
+      const child = openSource(ctx, relation.target, { relation, parentAlias: alias });
+      const obj = selectionJson(ctx, child.entity, child.alias, item.selection);
+      return `(SELECT ${obj} FROM ${child.from} WHERE ${and(child.where)})`;
     }
-  });
-  return jsonObject(ctx, pairs);
+    case 'to_many': {
+      const relation = ctx.relation(entity, item.relation);
+      if (relation.kind !== 'to-many') throw internal(`relation ${entity.name}.${relation.name} is to-one; plan it as to_one`);
+      if (item.node.entity !== relation.target) {
+        throw internal(`relation ${entity.name}.${relation.name} leads to ${relation.target}, not ${item.node.entity}`);
+      }
+      const corr = { relation, parentAlias: alias };
+      const node = item.node;
+      return node.kind === 'list'
+        ? listSql(ctx, node, corr)
+        : node.kind === 'list_page'
+          ? listPageSql(ctx, node, corr)
+          : node.kind === 'aggregate'
+            ? aggregateSql(ctx, node, corr)
+            : connectionSql(ctx, node, corr);
+    }
+    case 'rank':
+    case 'distance':
+      return scores[item.kind] ?? 'NULL::float8';
+  }
 }

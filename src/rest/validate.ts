@@ -18,7 +18,12 @@ import type { JsonSchema } from './schemas.js';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object in some setups.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
-function makeAjv(useDefaults: boolean): Ajv {
+/**
+ * The AJV instance every request schema is compiled with: strict types (no coercion), formats of ajv-formats,
+ * `uuid` decided by the UUID pattern alone.
+ * @param useDefaults fill in schema defaults (query strings) or not (bodies)
+ */
+export function makeAjv(useDefaults: boolean): Ajv {
   const ajv = new Ajv({
     allErrors: false,
     coerceTypes: false,

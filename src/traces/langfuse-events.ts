@@ -107,12 +107,21 @@ const OBSERVATION_TYPE: Partial<Record<EventType, ObservationType>> = {
 
 type Body = Record<string, unknown>;
 
-/** Copy the keys of `body` that are present (null included) under their record names. */
-function present<T extends string>(body: Body, keys: readonly T[]): Partial<Record<T, unknown>> {
-  const out: Partial<Record<T, unknown>> = {};
-  for (const k of keys) if (body[k] !== undefined) out[k] = body[k];
+/** Copy the keys of `body` that are present (null included) into `out` under the same names; returns `out`. */
+function copyPresent(out: Record<string, unknown>, body: Body, keys: readonly string[]): Record<string, unknown> {
+  for (let i = 0; i < keys.length; i++) {
+    const v = body[keys[i]];
+    if (v !== undefined) out[keys[i]] = v;
+  }
   return out;
 }
+
+const TRACE_KEYS = ['name', 'userId', 'sessionId', 'release', 'version', 'environment', 'tags', 'public', 'input', 'output', 'metadata'] as const;
+const OBSERVATION_KEYS = [
+  'parentObservationId', 'name', 'startTime', 'endTime', 'completionStartTime', 'model', 'modelParameters', 'input', 'output',
+  'metadata', 'level', 'statusMessage', 'version', 'environment', 'promptName', 'promptVersion',
+] as const;
+const SCORE_KEYS = ['traceId', 'observationId', 'sessionId', 'comment', 'environment', 'configId', 'metadata'] as const;
 
 /**
  * A valid event → its normalized record (none for `sdk-log`).
@@ -124,28 +133,24 @@ export function eventToRecord(type: EventType, body: Body, envelopeId: string): 
   if (type === 'sdk-log') return null;
   const clientId = typeof body.id === 'string' ? body.id : envelopeId;
   if (type === 'trace-create') {
-    return {
-      kind: 'trace', id: clientId, ...(typeof body.timestamp === 'string' ? { timestamp: body.timestamp } : {}),
-      ...present(body, ['name', 'userId', 'sessionId', 'release', 'version', 'environment', 'tags', 'public', 'input', 'output', 'metadata'] as const),
-    } as TraceRecord;
+    const trace: Record<string, unknown> = { kind: 'trace', id: clientId };
+    if (typeof body.timestamp === 'string') trace.timestamp = body.timestamp;
+    return copyPresent(trace, body, TRACE_KEYS) as unknown as TraceRecord;
   }
   if (type === 'score-create') return scoreRecord(body, clientId);
   const traceId = typeof body.traceId === 'string' ? body.traceId : undefined;
   if (!traceId && type.endsWith('-update')) {
     throw badInput(`${type} "${clientId}" has no traceId; send the traceId of the observation's trace with every update.`);
   }
-  return {
+  const observation: Record<string, unknown> = {
     kind: 'observation',
     id: clientId,
     // A create without a trace starts a trace of its own (Langfuse creates a new trace too).
     traceId: traceId ?? clientId,
     type: OBSERVATION_TYPE[type] ?? (body.type as ObservationType),
-    ...present(body, [
-      'parentObservationId', 'name', 'startTime', 'endTime', 'completionStartTime', 'model', 'modelParameters', 'input', 'output',
-      'metadata', 'level', 'statusMessage', 'version', 'environment', 'promptName', 'promptVersion',
-    ] as const),
-    ...usageColumns(body),
-  } as ObservationRecord;
+  };
+  copyPresent(observation, body, OBSERVATION_KEYS);
+  return addUsageColumns(observation, body) as unknown as ObservationRecord;
 }
 
 /** `score-create` body → record: the data type inferred or checked against the value (Langfuse's rules). */
@@ -169,10 +174,8 @@ function scoreRecord(body: Body, clientId: string): ScoreRecord {
     throw badInput(`Score "${clientId}" names observationId but no traceId; send the traceId of the observation's trace too.`);
   }
   if (body.traceId == null && body.sessionId == null) throw badInput(`Score "${clientId}" names no traceId or sessionId; say what it scores.`);
-  return {
-    kind: 'score', id: clientId, name: body.name as string, value: numeric, stringValue: text, dataType, source: 'API',
-    ...present(body, ['traceId', 'observationId', 'sessionId', 'comment', 'environment', 'configId', 'metadata'] as const),
-  } as ScoreRecord;
+  const score: Record<string, unknown> = { kind: 'score', id: clientId, name: body.name as string, value: numeric, stringValue: text, dataType, source: 'API' };
+  return copyPresent(score, body, SCORE_KEYS) as unknown as ScoreRecord;
 }
 
 type Counts = Record<string, number>;
@@ -206,6 +209,12 @@ function openAiDetails(d: Record<string, unknown>): Counts | null {
 
 /** `usage` / `usageDetails` / `costDetails` of an observation body → the usage and cost fields of its record. */
 export function usageColumns(body: Body): Partial<ObservationRecord> {
+  return addUsageColumns({}, body) as Partial<ObservationRecord>;
+}
+
+/** {@link usageColumns} written into `out` (a record being built); returns `out`. Nothing is added for a body without usage or cost. */
+function addUsageColumns(out: Record<string, unknown>, body: Body): Record<string, unknown> {
+  if (body.usage == null && body.usageDetails == null && body.costDetails == null) return out;
   const u = (body.usage ?? {}) as Record<string, unknown>;
   const usage: Counts = {};
   const input = u.input ?? u.promptTokens;
@@ -226,7 +235,6 @@ export function usageColumns(body: Body): Partial<ObservationRecord> {
   Object.assign(cost, numbers(body.costDetails));
   if (cost.total === undefined && Object.keys(cost).length > 0 && Object.keys(cost).every((k) => k === 'input' || k === 'output')) cost.total = (cost.input ?? 0) + (cost.output ?? 0);
 
-  const out: Record<string, unknown> = {};
   const whole = (v: number | undefined) => (v !== undefined && Number.isInteger(v) && v <= MAX_INT ? v : undefined);
   if (Object.keys(details).length > 0) {
     out.usageDetails = details;
@@ -240,5 +248,5 @@ export function usageColumns(body: Body): Partial<ObservationRecord> {
     if (cost.output !== undefined) out.outputCost = cost.output;
     if (cost.total !== undefined) out.totalCost = cost.total;
   }
-  return out as Partial<ObservationRecord>;
+  return out;
 }

@@ -22,12 +22,13 @@ import { canWrite } from '../auth/principal.js';
 import { forbidden, LatticeError } from '../errors.js';
 import { withWriteIsolation } from '../query/write/execute.js';
 import { MAX_BATCH } from '../rest/rows.js';
-import { ajvDetails, type Validators } from '../rest/validate.js';
+import { ajvDetails } from '../rest/validate.js';
 import { requirePrincipal } from '../server/auth-hook.js';
 import type { AppContext } from '../server/context.js';
 import { metrics } from '../server/metrics.js';
 import { claimEvents, pruneEvents, releaseEvents } from './dedupe.js';
 import { EVENT_BODY_SCHEMAS, EVENT_TYPES, eventToRecord, type EventType } from './langfuse-events.js';
+import { createEventCompiler } from './langfuse-validate.js';
 import { requireTracesModel } from './model.js';
 import { writeTraceEvents, type TraceStoreRecord } from './store.js';
 import { traceWriteProject } from './project-header.js';
@@ -72,13 +73,18 @@ interface Result {
   readonly message?: string;
 }
 
+/** The result of an event applied (or applied before): shared, never mutated. */
+const CREATED: Result = { status: 201 };
+
 /**
- * Register the route (inside the traces plugin scope, whose `onRequest` hook has checked the model).
- * @param validators the plugin's AJV instances (bodies compiled without coercion)
+ * Register the route (inside the traces plugin scope, whose `onRequest` hook has checked the model). The route
+ * schema is compiled by the scope's validator compiler; the envelopes and bodies by `langfuse-validate.ts`, with
+ * the same options and a cheaper `date-time` check.
  */
-export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext, validators: Validators): void {
-  const envelope = validators.compileBody(ENVELOPE_SCHEMA);
-  const bodies = new Map<string, ValidateFunction>(EVENT_TYPES.map((t) => [t, validators.compileBody(EVENT_BODY_SCHEMAS[t])]));
+export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext): void {
+  const compile = createEventCompiler();
+  const envelope = compile(ENVELOPE_SCHEMA);
+  const bodies = new Map<string, ValidateFunction>(EVENT_TYPES.map((t) => [t, compile(EVENT_BODY_SCHEMAS[t])]));
 
   app.post('/api/public/ingestion', { schema: { body: INGESTION_BODY_SCHEMA } }, async (request, reply): Promise<IngestionResponse> => {
     const principal = requirePrincipal(request);
@@ -91,39 +97,48 @@ export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext,
     }
     const projectId = traceWriteProject(principal, request);
 
-    const results: Array<Result | undefined> = new Array(batch.length);
-    const ids: string[] = batch.map((e, i) => {
-      const raw = (e as { id?: unknown } | null)?.id;
-      return typeof raw === 'string' ? raw : `batch[${i}]`;
-    });
+    const n = batch.length;
+    const results: Array<Result | undefined> = new Array(n);
+    const ids: string[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const raw = (batch[i] as { id?: unknown } | null)?.id;
+      ids[i] = typeof raw === 'string' ? raw : `batch[${i}]`;
+    }
     const firstIndex = new Map<string, number>();
     const repeats: Array<[number, number]> = [];
     const records: TraceStoreRecord[] = [];
     const recordEvent: number[] = [];
 
-    batch.forEach((event, i) => {
-      const fail = (status: number, message: string) => (results[i] = { status, message });
+    for (let i = 0; i < n; i++) {
+      const event = batch[i];
       if (!envelope(event)) {
         const d = ajvDetails(`batch[${i}]`, envelope.errors);
-        return fail(400, `Invalid event: ${d.map((x) => `${x.path} ${x.message}`).join('; ')}.`);
+        results[i] = { status: 400, message: `Invalid event: ${d.map((x) => `${x.path} ${x.message}`).join('; ')}.` };
+        continue;
       }
       const ev = event as Envelope;
       const seen = firstIndex.get(ev.id);
       if (seen !== undefined) {
         const first = batch[seen] as Envelope;
-        if (first.type === ev.type && isDeepStrictEqual(first.body, ev.body)) return void repeats.push([i, seen]);
-        return fail(409, `Event id "${ev.id}" is used by batch[${seen}] with another type or body; give every event its own id.`);
+        if (first.type === ev.type && isDeepStrictEqual(first.body, ev.body)) repeats.push([i, seen]);
+        else results[i] = { status: 409, message: `Event id "${ev.id}" is used by batch[${seen}] with another type or body; give every event its own id.` };
+        continue;
       }
       firstIndex.set(ev.id, i);
       const validate = bodies.get(ev.type);
-      if (!validate) return fail(400, `Unknown event type "${ev.type}"; supported: ${EVENT_TYPES.join(', ')}.`);
+      if (!validate) {
+        results[i] = { status: 400, message: `Unknown event type "${ev.type}"; supported: ${EVENT_TYPES.join(', ')}.` };
+        continue;
+      }
       if (!validate(ev.body)) {
         const d = ajvDetails('body', validate.errors);
-        return fail(400, `Invalid ${ev.type} event: ${d.map((x) => `${x.path} ${x.message}`).join('; ')}.`);
+        results[i] = { status: 400, message: `Invalid ${ev.type} event: ${d.map((x) => `${x.path} ${x.message}`).join('; ')}.` };
+        continue;
       }
       if (ev.type === 'sdk-log') {
         request.log.debug({ event_id: ev.id, log: ev.body.log }, 'Langfuse SDK log');
-        return void (results[i] = { status: 201 });
+        results[i] = CREATED;
+        continue;
       }
       try {
         const record = eventToRecord(ev.type as EventType, withEventTime(ev), ev.id);
@@ -132,10 +147,10 @@ export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext,
           recordEvent.push(i);
         }
       } catch (err) {
-        if (err instanceof LatticeError) return fail(err.status, err.message);
-        throw err;
+        if (!(err instanceof LatticeError)) throw err;
+        results[i] = { status: err.status, message: err.message };
       }
-    });
+    }
 
     if (records.length > 0) {
       const outcomes = await withWriteIsolation(ctx.db, principal, async (tx, isolate) => {
@@ -143,8 +158,8 @@ export function registerLangfuseIngestion(app: FastifyInstance, ctx: AppContext,
         const fresh = await claimEvents(tx, model, projectId, recordEvent.map((i) => ids[i]));
         const todo = records.map((_, j) => j).filter((j) => fresh.has(ids[recordEvent[j]]));
         const written = await writeTraceEvents(tx, model, principal, todo.map((j) => records[j]), { projectId, isolate });
-        const out: Result[] = records.map(() => ({ status: 201 })); // already applied: acknowledged again
-        todo.forEach((j, k) => (out[j] = written[k].status < 300 ? { status: 201 } : { status: written[k].status, message: written[k].message }));
+        const out: Result[] = records.map(() => CREATED); // already applied: acknowledged again
+        todo.forEach((j, k) => (out[j] = written[k].status < 300 ? CREATED : { status: written[k].status, message: written[k].message }));
         await releaseEvents(tx, model, projectId, todo.filter((j) => out[j].status >= 300).map((j) => ids[recordEvent[j]]));
         return out;
       });

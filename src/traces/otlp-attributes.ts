@@ -21,14 +21,21 @@
  */
 import { jsonNesting, MAX_JSON_NESTING } from '../nesting.js';
 import { usageColumns } from './langfuse-events.js';
-import type { AttrValue, Attributes } from './otlp-spans.js';
+import { setAttribute, type AttrValue, type Attributes } from './otlp-span-model.js';
 import type { ObservationRecord } from './records.js';
 
 /** Span attributes with a record of which ones were used for a field. */
 export class AttributeBag {
   private readonly used = new Set<string>();
+  /** `Object.keys(all)`, listed once for the prefix look-ups and {@link rest}. */
+  private keyList: string[] | undefined;
 
   constructor(readonly all: Attributes) {}
+
+  /** The attribute keys (`Object.keys(all)`, listed once). */
+  keys(): readonly string[] {
+    return (this.keyList ??= Object.keys(this.all));
+  }
 
   /** The value, without marking it used. */
   peek(key: string): AttrValue | undefined {
@@ -57,7 +64,7 @@ export class AttributeBag {
   /** Keys starting with `prefix`, with the rest of the key, marked used. */
   takePrefix(prefix: string, except: (key: string) => boolean = () => false): Array<[string, AttrValue]> {
     const out: Array<[string, AttrValue]> = [];
-    for (const key of Object.keys(this.all)) {
+    for (const key of this.keys()) {
       if (!key.startsWith(prefix) || key.length === prefix.length || except(key)) continue;
       this.used.add(key);
       out.push([key.slice(prefix.length), this.all[key]]);
@@ -68,7 +75,7 @@ export class AttributeBag {
   /** The attributes not used for any field. */
   rest(): Attributes {
     const out: Attributes = {};
-    for (const [k, v] of Object.entries(this.all)) if (!this.used.has(k)) out[k] = v;
+    for (const k of this.keys()) if (!this.used.has(k)) setAttribute(out, k, this.all[k]);
     return out;
   }
 }
@@ -84,7 +91,8 @@ export function parseJsonish(v: AttrValue | undefined): unknown {
   if (!t.startsWith('{') && !t.startsWith('[')) return v;
   try {
     const parsed: unknown = JSON.parse(v);
-    return jsonNesting(parsed) > MAX_JSON_NESTING ? v : parsed;
+    // Each level of nesting takes two characters ({} or []): short text cannot nest too deeply, so is not walked.
+    return v.length > 2 * MAX_JSON_NESTING + 1 && jsonNesting(parsed) > MAX_JSON_NESTING ? v : parsed;
   } catch {
     return v;
   }
@@ -196,9 +204,16 @@ export function usageAndCost(bag: AttributeBag): UsageFields {
 
 /** GenAI usage (`gen_ai.usage.*`, numbers only), or undefined when the span reports none. */
 function usage(bag: AttributeBag): Usage | undefined {
-  const pairs = bag.takePrefix('gen_ai.usage.', (key) => key === 'gen_ai.usage.cost' || finite(bag.peek(key)) === undefined);
-  if (!pairs.length) return undefined;
-  const d: Record<string, number> = Object.fromEntries(pairs.map(([k, v]) => [k, finite(v)!]));
+  const prefix = 'gen_ai.usage.';
+  let d: Record<string, number> | undefined;
+  for (const key of bag.keys()) {
+    if (key.length === prefix.length || !key.startsWith(prefix) || key === 'gen_ai.usage.cost') continue;
+    const n = finite(bag.peek(key));
+    if (n === undefined) continue; // not a number: stays in metadata.attributes
+    bag.take(key);
+    setAttribute((d ??= {}), key.slice(prefix.length), n);
+  }
+  if (d === undefined) return undefined;
   const input = tokenCount(d.input_tokens ?? d.prompt_tokens);
   const output = tokenCount(d.output_tokens ?? d.completion_tokens);
   const total = tokenCount(d.total_tokens) ?? (input !== undefined && output !== undefined ? tokenCount(input + output) : undefined);
@@ -239,9 +254,9 @@ export function prefixedMetadata(bag: AttributeBag, prefix: string): Record<stri
   const whole = jsonObject(bag.peek(prefix));
   if (whole) {
     bag.take(prefix);
-    Object.assign(out, whole);
+    for (const key of Object.keys(whole)) setAttribute(out as Attributes, key, whole[key] as AttrValue);
   }
-  for (const [key, value] of bag.takePrefix(`${prefix}.`)) out[key] = parseJsonish(value);
+  for (const [key, value] of bag.takePrefix(`${prefix}.`)) setAttribute(out as Attributes, key, parseJsonish(value) as AttrValue);
   return out;
 }
 

@@ -6,10 +6,11 @@
  *   specification (https://opentelemetry.io/docs/specs/otlp/#otlphttp). Anything else is 415.
  * - `Content-Encoding: gzip` (or none / `identity`); other codings are 415. The decompressed body may be at most
  *   the server's body limit: a larger one (a gzip bomb) is refused with 413 as soon as the limit is passed.
- * - Protobuf is decoded with protobufjs from the official `.proto` files (`./otlp-proto`, loaded once) and
- *   turned into plain objects with the OTLP/JSON field names (`toObject`, 64-bit integers as decimal strings,
- *   bytes as base64 text), so both encodings reach `otlp-spans.ts` in nearly the same shape, and the request's
- *   plain-data checks (JSON nesting) never walk byte arrays.
+ * - Protobuf is decoded with protobufjs's generated decoder from the official `.proto` files (`./otlp-proto`,
+ *   loaded once); its message objects (OTLP/JSON field names, bytes as `Buffer`, 64-bit integers as `Long`) are
+ *   read as they are by `otlp-spans-proto.ts`, without a `toObject` copy. The server's generic body checks
+ *   (nesting depth, non-finite numbers; `src/nesting.ts`) walk parsed bodies; a decoded message is kept out of
+ *   that walk and checked here instead, with the same answers (`otlp-proto-checks.ts`).
  * - Answers: `ExportTraceServiceResponse` in the request's encoding; errors of protobuf requests as a protobuf
  *   `google.rpc.Status` (OTLP: "the response body for all HTTP 4xx and 5xx responses MUST be a Status").
  */
@@ -19,15 +20,38 @@ import { gunzip } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { badInput, LatticeError } from '../errors.js';
 import { latticeRoot } from '../package-root.js';
+import { checkDecodedExport } from './otlp-proto-checks.js';
+import type { ExportTraceServiceRequest } from './otlp-spans-proto.js';
 
 /** The two OTLP/HTTP encodings. */
 export type OtlpEncoding = 'protobuf' | 'json';
 
-/** A decoded export request: `resourceSpans` as plain objects (not yet validated, see `otlp-spans.ts`). */
+/** A decoded export request (not yet validated, see `otlp-spans.ts`). */
 export interface DecodedExport {
   readonly encoding: OtlpEncoding;
-  /** The request's top-level object (`{ resourceSpans?: [...] }`). */
+  /**
+   * The request's top-level object (`{ resourceSpans?: [...] }`): plain objects for OTLP/JSON, the protobufjs
+   * `ExportTraceServiceRequest` message for protobuf.
+   */
   readonly request: Record<string, unknown>;
+}
+
+/**
+ * A decoded protobuf export. The message is behind a getter (not an own enumerable property), so the server's
+ * generic walk of parsed bodies (`checkJsonNesting` in `app.ts`'s preValidation hook) does not walk it again:
+ * {@link decodeExport} made the same checks with {@link checkDecodedExport}.
+ */
+class ProtobufExport implements DecodedExport {
+  readonly encoding = 'protobuf' as const;
+  readonly #message: Record<string, unknown>;
+
+  constructor(message: Record<string, unknown>) {
+    this.#message = message;
+  }
+
+  get request(): Record<string, unknown> {
+    return this.#message;
+  }
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -141,9 +165,10 @@ function otlpTypes(): OtlpTypes {
 /**
  * Decode an `ExportTraceServiceRequest`.
  * @param body the decompressed body
- * @returns the request as plain objects with OTLP/JSON field names
+ * @returns the request (OTLP/JSON objects, or the protobufjs message: see {@link DecodedExport})
  * @throws LatticeError 400 for a body that is not valid protobuf / JSON of that message (truncated, corrupt,
- *         not an object, nested too deeply), with what was wrong
+ *         not an object, nested too deeply), with what was wrong; for protobuf also the server's body checks'
+ *         400s (attribute values nested more than 128 levels in the request's object form, a non-finite double)
  */
 export function decodeExport(body: Buffer, encoding: OtlpEncoding): DecodedExport {
   if (encoding === 'json') {
@@ -171,8 +196,11 @@ export function decodeExport(body: Buffer, encoding: OtlpEncoding): DecodedExpor
         : `The body is not a valid protobuf ExportTraceServiceRequest (${why}); send OTLP binary protobuf with "Content-Type: application/x-protobuf", or OTLP/JSON with "Content-Type: application/json".`,
     );
   }
-  const object = request.toObject(message, { longs: String, enums: Number, bytes: String, defaults: false }) as Record<string, unknown>;
-  return { encoding, request: object };
+  checkDecodedExport(message as unknown as ExportTraceServiceRequest, () => ({
+    encoding,
+    request: request.toObject(message, { longs: String, enums: Number, bytes: String, defaults: false }),
+  }));
+  return new ProtobufExport(message as unknown as Record<string, unknown>);
 }
 
 /**

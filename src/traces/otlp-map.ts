@@ -54,10 +54,24 @@ const STATUS = ['unset', 'ok', 'error'];
  * @param nanos non-negative
  */
 export function nanosToIso(nanos: bigint): string {
-  const ms = nanos / 1_000_000n;
-  const micros = Math.floor(Number(nanos - ms * 1_000_000n) / 1000); // 0–999
-  const iso = new Date(Number(ms)).toISOString();
-  return `${iso.slice(0, -1)}${micros < 10 ? '00' : micros < 100 ? '0' : ''}${micros}Z`;
+  const ms = Number(nanos / 1_000_000n);
+  const micros = Math.floor(Number(nanos % 1_000_000n) / 1000); // 0–999
+  // The spans of an export are close in time: the text up to the second is reused while the second repeats.
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecondText = new Date(second * 1000).toISOString().slice(0, -4); // "YYYY-MM-DDTHH:MM:SS."
+    lastSecond = second;
+  }
+  const milli = ms - second * 1000; // 0–999
+  return `${lastSecondText}${pad3(milli)}${pad3(micros)}Z`;
+}
+
+let lastSecond = Number.NaN;
+let lastSecondText = '';
+
+/** 0–999 as three digits. */
+function pad3(n: number): string {
+  return n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`;
 }
 
 /** The records of one span: its trace's contribution and its observations (the span, then its events). */
@@ -137,24 +151,20 @@ export function mapSpan(span: OtlpSpan): SpanRecords {
   if (Object.keys(traceMetadata).length) trace.metadata = traceMetadata;
   if (trace.name === undefined) delete trace.name;
 
-  const otel: Record<string, unknown> = {
-    trace_id: span.traceId,
-    span_id: span.spanId,
-    ...(span.parentSpanId ? { parent_span_id: span.parentSpanId } : {}),
-    kind: KINDS[span.kind] ?? String(span.kind),
-    ...(span.status.code ? { status_code: STATUS[span.status.code] ?? String(span.status.code) } : {}),
-    ...(span.traceState ? { trace_state: span.traceState } : {}),
-    ...(span.flags ? { flags: span.flags } : {}),
-    ...(span.links.length ? { links: span.links } : {}),
-    ...(span.dropped.attributes ? { dropped_attributes_count: span.dropped.attributes } : {}),
-    ...(span.dropped.events ? { dropped_events_count: span.dropped.events } : {}),
-    ...(span.dropped.links ? { dropped_links_count: span.dropped.links } : {}),
-  };
-  const scope = {
-    name: span.scope.name,
-    ...(span.scope.version ? { version: span.scope.version } : {}),
-    ...(Object.keys(span.scope.attributes).length ? { attributes: span.scope.attributes } : {}),
-  };
+  // Optional keys are added in place (no temporary objects per span), in this order.
+  const otel: Record<string, unknown> = { trace_id: span.traceId, span_id: span.spanId };
+  if (span.parentSpanId) otel.parent_span_id = span.parentSpanId;
+  otel.kind = KINDS[span.kind] ?? String(span.kind);
+  if (span.status.code) otel.status_code = STATUS[span.status.code] ?? String(span.status.code);
+  if (span.traceState) otel.trace_state = span.traceState;
+  if (span.flags) otel.flags = span.flags;
+  if (span.links.length) otel.links = span.links;
+  if (span.dropped.attributes) otel.dropped_attributes_count = span.dropped.attributes;
+  if (span.dropped.events) otel.dropped_events_count = span.dropped.events;
+  if (span.dropped.links) otel.dropped_links_count = span.dropped.links;
+  const scope: Record<string, unknown> = { name: span.scope.name };
+  if (span.scope.version) scope.version = span.scope.version;
+  if (hasKeys(span.scope.attributes)) scope.attributes = span.scope.attributes;
   const attributes = bag.rest();
   const version = trace.version ?? resourceValue(span.resource, ['langfuse.version', 'service.version']);
   const environment = trace.environment ?? null;
@@ -173,14 +183,7 @@ export function mapSpan(span: OtlpSpan): SpanRecords {
     modelParameters: parameters ?? null,
     input: io.input ?? null,
     output: io.output ?? null,
-    metadata: {
-      ...plainMetadata,
-      ...observationMetadata,
-      ...(Object.keys(attributes).length ? { attributes } : {}),
-      ...(Object.keys(span.resource).length ? { resourceAttributes: span.resource } : {}),
-      scope,
-      otel,
-    },
+    metadata: observationMetadataOf(plainMetadata, observationMetadata, attributes, span.resource, scope, otel),
     level,
     statusMessage: statusMessage ?? null,
     version: version ?? null,
@@ -225,6 +228,32 @@ export function mapSpan(span: OtlpSpan): SpanRecords {
     ];
   });
   return { trace, observations: [observation, ...events] };
+}
+
+/**
+ * An observation's `metadata`: the user metadata, then `attributes` and `resourceAttributes` when not empty,
+ * `scope` and `otel` (these win over user keys of the same name, which keep their place).
+ */
+function observationMetadataOf(
+  plain: Record<string, unknown> | undefined,
+  user: Record<string, unknown>,
+  attributes: Attributes,
+  resource: Attributes,
+  scope: Record<string, unknown>,
+  otel: Record<string, unknown>,
+): Record<string, unknown> {
+  const metadata: Record<string, unknown> = { ...plain, ...user };
+  if (hasKeys(attributes)) metadata.attributes = attributes;
+  if (hasKeys(resource)) metadata.resourceAttributes = resource;
+  metadata.scope = scope;
+  metadata.otel = otel;
+  return metadata;
+}
+
+/** True when `o` has an own enumerable key (without listing them). */
+function hasKeys(o: object): boolean {
+  for (const _ in o) if (Object.prototype.hasOwnProperty.call(o, _)) return true;
+  return false;
 }
 
 const ENVIRONMENT_KEYS = ['langfuse.environment', 'deployment.environment.name', 'deployment.environment'];

@@ -1,8 +1,9 @@
 /**
- * A decoded OTLP export (`otlp-decode.ts`, protobuf or JSON) → typed spans, checked one by one (SPEC R-6).
+ * A decoded OTLP export (`otlp-decode.ts`) → typed spans, checked one by one (SPEC R-6). OTLP/JSON objects are
+ * read here; decoded protobuf messages by `otlp-spans-proto.ts`, into the same shapes (`otlp-span-model.ts`)
+ * with the same checks and messages.
  *
- * Both encodings arrive with the OTLP/JSON field names; they differ only in ids (base64 text of the protobuf
- * bytes vs. hex text) and 64-bit integers (decimal strings, sometimes JSON numbers), handled here.
+ * In OTLP/JSON, ids are hex text and 64-bit integers decimal strings (sometimes JSON numbers).
  * Attribute values (`AnyValue`) become plain JSON values: strings, booleans, numbers (an `intValue` beyond
  * ±2^53 stays a decimal string, never a rounded number), arrays, objects (`kvlistValue`), base64 text (`bytesValue`).
  *
@@ -10,70 +11,13 @@
  * rejected with the reason and its position; the others are kept. A request whose top level is malformed
  * (`resourceSpans` not an array) is refused as a whole (400).
  */
-import { badInput, LatticeError } from '../errors.js';
+import { badInput } from '../errors.js';
 import type { OtlpEncoding } from './otlp-decode.js';
+import { Budget, DEFAULT_SPAN_LIMITS, invalidStructure, SpanError, tooManySpans, type AttrValue, type Attributes, type OtlpEvent, type OtlpSpan, type ReadSpans, type SpanLimits, type SpanRejection } from './otlp-span-model.js';
+import { readProtobufSpans, type ExportTraceServiceRequest } from './otlp-spans-proto.js';
 
-/** Plain JSON value of an OTLP attribute. */
-export type AttrValue = string | number | boolean | null | AttrValue[] | { [key: string]: AttrValue };
-/** Attributes by key (later duplicates win, as the OTLP data model says keys are unique). */
-export type Attributes = Record<string, AttrValue>;
-
-/** A span event (OTLP `Span.Event`). */
-export interface OtlpEvent {
-  readonly name: string;
-  /** Nanoseconds since the Unix epoch (0 when absent). */
-  readonly timeNanos: bigint;
-  readonly attributes: Attributes;
-  readonly droppedAttributesCount?: number;
-}
-
-/** One span with its resource and instrumentation scope. */
-export interface OtlpSpan {
-  /** 32 lower-case hex digits. */
-  readonly traceId: string;
-  /** 16 lower-case hex digits. */
-  readonly spanId: string;
-  /** 16 hex digits, or null for a root span. */
-  readonly parentSpanId: string | null;
-  readonly name: string;
-  /** `SpanKind` number (0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer). */
-  readonly kind: number;
-  readonly startNanos: bigint;
-  /** 0n when absent. */
-  readonly endNanos: bigint;
-  readonly attributes: Attributes;
-  readonly events: readonly OtlpEvent[];
-  /** Links as `{ trace_id, span_id, trace_state?, attributes? }`, kept as metadata. */
-  readonly links: readonly Record<string, AttrValue>[];
-  /** `StatusCode` (0 unset, 1 ok, 2 error) and message. */
-  readonly status: { readonly code: number; readonly message: string };
-  readonly traceState: string;
-  readonly flags: number;
-  readonly dropped: { readonly attributes: number; readonly events: number; readonly links: number };
-  readonly resource: Attributes;
-  readonly scope: { readonly name: string; readonly version: string; readonly attributes: Attributes };
-}
-
-/** A span that could not be read. */
-export interface SpanRejection {
-  /** `resourceSpans[i].scopeSpans[j].spans[k]`. */
-  readonly path: string;
-  /** The span id when it could be read, for messages. */
-  readonly spanId?: string;
-  readonly reason: string;
-}
-
-/** Limits applied per span. */
-export interface SpanLimits {
-  /** Largest span, counted as the characters of its attribute and event keys and string values (+8 per other value). */
-  readonly maxSpanChars: number;
-}
-
-/** Default: 4 Mi characters per span (an LLM prompt of ~1M tokens). */
-export const DEFAULT_SPAN_LIMITS: SpanLimits = { maxSpanChars: 4 * 1024 * 1024 };
-
-/** Thrown inside one span's conversion; becomes a {@link SpanRejection}. */
-class SpanError extends Error {}
+export { DEFAULT_SPAN_LIMITS } from './otlp-span-model.js';
+export type { AttrValue, Attributes, OtlpEvent, OtlpSpan, ReadSpans, SpanLimits, SpanRejection } from './otlp-span-model.js';
 
 const SPAN_KINDS = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
@@ -87,27 +31,17 @@ function list(v: unknown, what: string): unknown[] {
   return v;
 }
 
-/** How ids arrive: hex text (OTLP/JSON) or base64 text (protobuf bytes, as `otlp-decode.ts` converts them). */
-type IdText = 'hex' | 'base64';
-
 /** An id of `bytes` bytes → lower-case hex; all-zero ids are invalid (OTLP). */
-function readId(v: unknown, bytes: number, what: string, optional: boolean, text: IdText): string | null {
+function readId(v: unknown, bytes: number, what: string, optional: boolean): string | null {
   if (v === undefined || v === null || v === '') {
     if (optional) return null;
     throw new SpanError(`${what} is missing`);
   }
   if (typeof v !== 'string') throw new SpanError(`${what} must be ${bytes * 2} hex digits`);
-  let hex: string;
-  if (text === 'base64') {
-    const raw = Buffer.from(v, 'base64');
-    if (raw.length !== bytes) throw new SpanError(`${what} has ${raw.length} bytes; it must have ${bytes}`);
-    hex = raw.toString('hex');
-  } else {
-    if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(v)) {
-      throw new SpanError(`${what} "${v.slice(0, 40)}" must be ${bytes * 2} hex digits (OTLP/JSON writes ids as hex, not base64)`);
-    }
-    hex = v.toLowerCase();
+  if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(v)) {
+    throw new SpanError(`${what} "${v.slice(0, 40)}" must be ${bytes * 2} hex digits (OTLP/JSON writes ids as hex, not base64)`);
   }
+  const hex = v.toLowerCase();
   if (/^0+$/.test(hex)) {
     if (optional) return null;
     throw new SpanError(`${what} is all zeros, which OTLP defines as invalid`);
@@ -137,20 +71,6 @@ function readEnum(v: unknown, names: readonly string[], what: string): number {
 /** A uint32 counter (0 when absent or malformed: these are informational). */
 function readCount(v: unknown): number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0;
-}
-
-/** Counts a span's size while its values are converted. */
-class Budget {
-  used = 0;
-  constructor(private readonly max: number) {}
-  add(n: number, where: () => string): void {
-    this.used += n;
-    if (this.used > this.max) {
-      throw new SpanError(
-        `the span is larger than ${this.max} characters of attributes and events (at ${where()}); shorten the value (e.g. truncate large prompts or completions) or send it in several spans`,
-      );
-    }
-  }
 }
 
 /** An `AnyValue` → plain JSON value. Recursion is bounded by the decoders (protobuf 100 levels, JSON 128). */
@@ -219,12 +139,11 @@ function readSpan(
   resource: Attributes,
   scope: OtlpSpan['scope'],
   limits: SpanLimits,
-  ids: IdText,
 ): OtlpSpan {
   if (!isObject(s)) throw new SpanError('the span must be an object');
-  const traceId = readId(s.traceId, 16, 'traceId', false, ids)!;
-  const spanId = readId(s.spanId, 8, 'spanId', false, ids)!;
-  const parentSpanId = readId(s.parentSpanId, 8, 'parentSpanId', true, ids);
+  const traceId = readId(s.traceId, 16, 'traceId', false)!;
+  const spanId = readId(s.spanId, 8, 'spanId', false)!;
+  const parentSpanId = readId(s.parentSpanId, 8, 'parentSpanId', true);
   const startNanos = readNanos(s.startTimeUnixNano, 'startTimeUnixNano');
   const endNanos = readNanos(s.endTimeUnixNano, 'endTimeUnixNano');
   if (startNanos === 0n && endNanos === 0n) throw new SpanError('startTimeUnixNano is missing');
@@ -247,8 +166,8 @@ function readSpan(
   const links = list(s.links, 'links').map((l, i) => {
     if (!isObject(l)) throw new SpanError(`links[${i}] must be an object`);
     const link: Record<string, AttrValue> = {
-      trace_id: readId(l.traceId, 16, `links[${i}].traceId`, false, ids),
-      span_id: readId(l.spanId, 8, `links[${i}].spanId`, false, ids),
+      trace_id: readId(l.traceId, 16, `links[${i}].traceId`, false),
+      span_id: readId(l.spanId, 8, `links[${i}].spanId`, false),
     };
     if (typeof l.traceState === 'string' && l.traceState) link.trace_state = l.traceState;
     const attrs = readAttributes(list(l.attributes, `links[${i}].attributes`), budget, () => `links[${i}].attributes`);
@@ -276,29 +195,23 @@ function readSpan(
   };
 }
 
-/** The spans of a request, and the ones that could not be read. */
-export interface ReadSpans {
-  readonly spans: OtlpSpan[];
-  readonly rejected: SpanRejection[];
-}
-
 /**
  * Read every span of a decoded `ExportTraceServiceRequest`.
- * @param request the decoded request (`DecodedExport.request`)
- * @param encoding the request's encoding (ids are hex text in OTLP/JSON, base64 text from protobuf)
+ * @param request the decoded request (`DecodedExport.request`: OTLP/JSON objects, or the decoded protobuf message)
+ * @param encoding the request's encoding (for `protobuf`, `request` must be the message `decodeExport` decoded)
  * @param maxSpans most spans accepted in one export
  * @throws LatticeError BAD_USER_INPUT when the structure above the spans is malformed (e.g. `resourceSpans` or
  *         `scopeSpans` not an array, resource attributes not a KeyValue list); PAYLOAD_TOO_LARGE past `maxSpans`
  */
 export function readSpans(request: Record<string, unknown>, encoding: OtlpEncoding, limits: SpanLimits = DEFAULT_SPAN_LIMITS, maxSpans = 10_000): ReadSpans {
-  const ids: IdText = encoding === 'json' ? 'hex' : 'base64';
+  if (encoding === 'protobuf') return readProtobufSpans(request as unknown as ExportTraceServiceRequest, limits, maxSpans);
   const spans: OtlpSpan[] = [];
   const rejected: SpanRejection[] = [];
   const structure = <T>(fn: () => T, path: string): T => {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof SpanError) throw badInput(`Invalid ExportTraceServiceRequest: ${path}: ${err.message}.`);
+      if (err instanceof SpanError) throw invalidStructure(path, err.message);
       throw err;
     }
   };
@@ -321,16 +234,16 @@ export function readSpans(request: Record<string, unknown>, encoding: OtlpEncodi
       const list_ = structure(() => list(ss.spans, 'spans'), sat);
       count += list_.length;
       if (count > maxSpans) {
-        throw new LatticeError('PAYLOAD_TOO_LARGE', `The export has more than ${maxSpans} spans; send at most ${maxSpans} spans per request (e.g. a lower maxExportBatchSize).`);
+        throw tooManySpans(maxSpans);
       }
       list_.forEach((s, k) => {
         const path = `${sat}.spans[${k}]`;
         try {
-          spans.push(readSpan(s, resource, scope, limits, ids));
+          spans.push(readSpan(s, resource, scope, limits));
         } catch (err) {
           if (!(err instanceof SpanError)) throw err;
           const rawId = isObject(s) ? s.spanId : undefined;
-          const spanId = typeof rawId !== 'string' || rawId === '' ? undefined : ids === 'base64' ? Buffer.from(rawId, 'base64').toString('hex').slice(0, 32) : rawId.slice(0, 32);
+          const spanId = typeof rawId !== 'string' || rawId === '' ? undefined : rawId.slice(0, 32);
           rejected.push({ path, ...(spanId ? { spanId } : {}), reason: err.message });
         }
       });

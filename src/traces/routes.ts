@@ -43,7 +43,7 @@ export async function tracesRoutes(app: FastifyInstance, ctx: AppContext): Promi
     requireTracesModel(ctx.model(), `${request.method} ${request.url.split('?')[0]}`);
     requirePrincipal(request);
   });
-  registerLangfuseIngestion(app, ctx, validators);
+  registerLangfuseIngestion(app, ctx);
   registerLangfuseReads(app, ctx);
   registerPromptRoutes(app, ctx);
 }

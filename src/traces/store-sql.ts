@@ -3,7 +3,7 @@
  * inserting new rows and merging given fields into existing ones, and reports per row what happened.
  *
  * It follows the generic write statement (`src/query/write/sql.ts`: typed rows from one array parameter per
- * column (`src/query/write/columns.ts`, with the `$stub` flag as one more `boolean[]`), the
+ * column (`src/query/write/columns.ts`' encoding, built by `store-input.ts`, with the `$stub` flag as one more `boolean[]`), the
  * existing row seen through row-level security, references pre-checked in the same project, UPDATE of visible
  * rows plus INSERT … ON CONFLICT DO NOTHING of new ones, so another project's id is reported as a conflict and
  * never overwritten), with two differences the tracing ingestion needs:
@@ -23,8 +23,9 @@
  */
 import type { Entity, Model } from '../model/types.js';
 import { qualified, quoteIdent } from '../query/sql/ident.js';
-import { existing, Params, parentProbe, rowsInput } from '../query/write/columns.js';
+import { existing, Params, parentProbe } from '../query/write/columns.js';
 import { defaultsOf, insertableFields } from '../query/write/sql.js';
+import { storeRowsInput } from './store-input.js';
 
 /** How a given value is merged into an existing row's column (see the module comment). */
 export type MergeRule = 'set' | 'keep' | 'least' | 'merge_object' | 'union';
@@ -79,7 +80,7 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
   const keys = new Map<string, string>();
   const key = (column: string) => keys.get(column) ?? keys.set(column, p.add(column)).get(column)!;
   const fields = insertableFields(entity);
-  const input = rowsInput(model, entity, fields, plan.rows.map((r) => r.values), (v) => p.add(v), [
+  const input = storeRowsInput(model, entity, fields, plan.rows.map((r) => r.values), (v) => p.add(v), [
     { name: '$stub', values: plan.rows.map((r) => r.stub) },
   ]);
   const has = (column: string) => input.has('k', column);

@@ -92,16 +92,23 @@ export async function writeTraceEvents(
   const projectId = options.projectId ?? resolveWriteProject(principal);
   const rows = foldRows(projectId, records, new Date().toISOString());
   await linkPrompts(tx, tm, projectId, records, rows.get('observation')!);
+  // Rows failed so far: while there are none, no row can have a failed dependency.
+  let failures = 0;
   for (const entity of STORE_ENTITIES) {
     const pending: PendingRow[] = [];
     for (const row of rows.get(entity)!.values()) {
-      const failed = failedDependency(row, rows);
-      if (failed) row.result = failed;
-      else pending.push(row);
+      const failed = failures > 0 ? failedDependency(row, rows) : undefined;
+      if (failed) {
+        row.result = failed;
+        failures++;
+      } else pending.push(row);
     }
     if (pending.length === 0) continue;
     const outcomes = await mergeRows(tx, tm, entity, pending, options.isolate ?? false);
-    for (let i = 0; i < pending.length; i++) pending[i].result = rowResult(pending[i], outcomes[i]);
+    for (let i = 0; i < pending.length; i++) {
+      const r = (pending[i].result = rowResult(pending[i], outcomes[i]));
+      if (r.status >= 300) failures++;
+    }
   }
   const out: StoreOutcome[] = new Array(records.length);
   for (const entity of STORE_ENTITIES) {
@@ -130,10 +137,14 @@ function foldRows(projectId: string, records: readonly TraceStoreRecord[], now: 
   // Client id → row id per entity: an id named by many records (a parent span, a trace) is mapped once (a
   // non-UUID id costs a SHA-256).
   const rowIds = new Map<StoreEntity, Map<string, string>>(STORE_ENTITIES.map((e) => [e, new Map()]));
-  const add = (entity: StoreEntity, clientId: string, values: Record<string, unknown>, stub: boolean, record?: number): string => {
+  const rowIdOf = (entity: StoreEntity, clientId: string): string => {
     const known = rowIds.get(entity)!;
     let rowId = known.get(clientId);
     if (rowId === undefined) known.set(clientId, (rowId = rowIdFor(KIND[entity], clientId)));
+    return rowId;
+  };
+  const add = (entity: StoreEntity, clientId: string, values: Record<string, unknown>, record: number): string => {
+    const rowId = rowIdOf(entity, clientId);
     const byId = rows.get(entity)!;
     // `values` is always a fresh object of this call's caller: completed in place (no copy).
     const base = values;
@@ -141,42 +152,56 @@ function foldRows(projectId: string, records: readonly TraceStoreRecord[], now: 
     base.project_id = projectId;
     base.external_id = clientId;
     const row = byId.get(rowId);
-    if (!row) byId.set(rowId, { entity, rowId, clientId, values: base, stub, records: record === undefined ? [] : [record] });
-    else if (stub) {
-      // A placeholder only fills what the row lacks (a trace's timestamp for a trace named before its event).
-      const target = row.values;
-      for (const k in base) if (!(k in target)) target[k] = base[k];
-    } else {
+    if (!row) byId.set(rowId, { entity, rowId, clientId, values: base, stub: false, records: [record] });
+    else {
       // A real record replacing a placeholder keeps only what the placeholder knew and the record does not say.
       row.values = row.stub ? { ...placeholderValues(row.values, base), ...base } : mergeInto(RULES[entity], row.values, base);
       row.stub = false;
-      if (record !== undefined) row.records.push(record);
+      row.records.push(record);
     }
+    return rowId;
+  };
+  // A placeholder (`key`: the one column it knows, if any) only fills what an existing row lacks (a trace's
+  // timestamp for a trace named before its event); nothing is allocated for a row already there.
+  const placeholder = (entity: StoreEntity, clientId: string, key?: string, value?: unknown): string => {
+    const rowId = rowIdOf(entity, clientId);
+    const byId = rows.get(entity)!;
+    const row = byId.get(rowId);
+    if (row) {
+      if (key !== undefined && !(key in row.values)) row.values[key] = value;
+      return rowId;
+    }
+    const values: Record<string, unknown> = {};
+    if (key !== undefined) values[key] = value;
+    values.id = rowId;
+    values.project_id = projectId;
+    values.external_id = clientId;
+    byId.set(rowId, { entity, rowId, clientId, values, stub: true, records: [] });
     return rowId;
   };
   records.forEach((r, i) => {
     const values = columnsOf(r.kind, r as unknown as Record<string, unknown>);
     switch (r.kind) {
       case 'session':
-        add('session', r.id, values, false, i);
+        add('session', r.id, values, i);
         break;
       case 'trace':
-        if (r.sessionId != null) values.session_id = add('session', r.sessionId, {}, true);
+        if (r.sessionId != null) values.session_id = placeholder('session', r.sessionId);
         else if (r.sessionId === null) values.session_id = null;
-        add('trace', r.id, values, false, i);
+        add('trace', r.id, values, i);
         break;
       case 'observation':
-        values.trace_id = add('trace', r.traceId, { timestamp: r.startTime ?? now }, true);
-        if (r.parentObservationId != null) values.parent_id = add('observation', r.parentObservationId, { trace_id: values.trace_id }, true);
+        values.trace_id = placeholder('trace', r.traceId, 'timestamp', r.startTime ?? now);
+        if (r.parentObservationId != null) values.parent_id = placeholder('observation', r.parentObservationId, 'trace_id', values.trace_id);
         else if (r.parentObservationId === null) values.parent_id = null;
-        add('observation', r.id, values, false, i);
+        add('observation', r.id, values, i);
         break;
       case 'score': {
-        const traceId = r.traceId != null ? add('trace', r.traceId, { timestamp: r.timestamp ?? now }, true) : r.traceId;
+        const traceId = r.traceId != null ? placeholder('trace', r.traceId, 'timestamp', r.timestamp ?? now) : r.traceId;
         if (traceId !== undefined) values.trace_id = traceId;
-        if (r.observationId != null) values.observation_id = add('observation', r.observationId, traceId ? { trace_id: traceId } : {}, true);
-        if (r.sessionId != null) values.session_id = add('session', r.sessionId, {}, true);
-        add('score', r.id, values, false, i);
+        if (r.observationId != null) values.observation_id = traceId ? placeholder('observation', r.observationId, 'trace_id', traceId) : placeholder('observation', r.observationId);
+        if (r.sessionId != null) values.session_id = placeholder('session', r.sessionId);
+        add('score', r.id, values, i);
         break;
       }
     }
@@ -277,7 +302,7 @@ async function mergeRows(tx: Queryable, tm: TracesModel, entity: StoreEntity, ro
       }
     }
     if (reported !== part.length) throw new Error(`merge statement reported ${reported} outcomes for ${part.length} rows`);
-    for (let i = 0; i < out.length; i++) out[i] ??= { outcome: 'inserted' };
+    for (let i = 0; i < out.length; i++) out[i] ??= INSERTED;
     return out;
   };
   const guarded = async (part: PendingRow[]): Promise<MergeResult[]> => {
@@ -313,11 +338,18 @@ async function mergeRows(tx: Queryable, tm: TracesModel, entity: StoreEntity, ro
     const again = await guarded(unseen.map((i) => ordered[i]));
     unseen.forEach((i, j) => (first[i] = again[j].outcome === 'unseen' ? { outcome: 'conflict' } : again[j]));
   }
+  // Back to the input order (the usual batch lists parents first already: nothing to reorder).
+  if (ordered.every((r, i) => r === rows[i])) return first;
   const byRow = new Map(ordered.map((r, i) => [r, first[i]]));
   return rows.map((r) => byRow.get(r)!);
 }
 
 type MergeResult = { outcome: MergeOutcome; column?: string } | { outcome: 'db_error'; code: string };
+
+/** Shared results (never mutated): most rows of a batch have one of these. */
+const INSERTED: MergeResult = { outcome: 'inserted' };
+const CREATED: RowResult = { status: 201 };
+const MERGED: RowResult = { status: 200 };
 
 /** Observation rows with parents (of this batch) before children, so row-by-row writes satisfy foreign keys. */
 function parentsFirst(rows: PendingRow[]): PendingRow[] {
@@ -340,10 +372,10 @@ function rowResult(row: PendingRow, r: MergeResult): RowResult {
   const what = `${row.entity} "${row.clientId}"`;
   switch (r.outcome) {
     case 'inserted':
-      return { status: 201 };
+      return CREATED;
     case 'updated':
     case 'exists':
-      return { status: 200 };
+      return MERGED;
     case 'conflict':
     case 'unseen':
       return { status: 409, message: `${what}: this id is already used in another project (ids are global); send a new id.` };

@@ -261,6 +261,26 @@ describe('mapping spans to records', () => {
     expect(mapSpan(read([], { status: { code: 2 } })).observations[0].level).toBe('ERROR');
   });
 
+  it('keeps attributes and metadata keys named __proto__ as own keys, never as the prototype', () => {
+    const [o] = mapSpan(
+      read([
+        kv('__proto__', s('unknown attribute')),
+        kv('langfuse.observation.metadata.__proto__', s('{"a":1}')),
+        kv('langfuse.trace.metadata', s('{"__proto__":{"b":2},"c":3}')),
+      ]),
+    ).observations;
+    const metadata = o.metadata as Record<string, unknown>;
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
+    expect(Object.keys(metadata)).toContain('__proto__');
+    expect(Object.getOwnPropertyDescriptor(metadata, '__proto__')?.value).toEqual({ a: 1 });
+    const attributes = metadata.attributes as Record<string, unknown>;
+    expect(Object.getOwnPropertyDescriptor(attributes, '__proto__')?.value).toBe('unknown attribute');
+    expect(JSON.parse(JSON.stringify(metadata))).toMatchObject({ __proto__: { a: 1 }, attributes: { __proto__: 'unknown attribute' } });
+    const trace = mapSpan(read([kv('langfuse.trace.metadata', s('{"__proto__":{"b":2},"c":3}'))])).trace as { metadata?: Record<string, unknown> };
+    expect(Object.getOwnPropertyDescriptor(trace.metadata, '__proto__')?.value).toEqual({ b: 2 });
+    expect(trace.metadata?.c).toBe(3);
+  });
+
   it('turns an exception event into an ERROR event observation with the exception as its status message', () => {
     const [, event] = mapSpan(
       read([], { events: [{ name: 'exception', timeUnixNano: '1000000001000000000', attributes: [kv('exception.type', s('TypeError')), kv('exception.message', s('x is undefined'))] }] }),

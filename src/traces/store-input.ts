@@ -1,0 +1,149 @@
+/**
+ * The column-wise input of the traces store's merge statement (`store-sql.ts`): the same SQL text and bind
+ * parameters as the generic {@link rowsInput} (`src/query/write/columns.ts`, whose module comment describes the
+ * encoding), gathered in one pass over each row's own keys instead of one look-up per row and field.
+ *
+ * A traces row gives 10–20 of its entity's ~30 columns, so reading every field of every row (1,000 rows per
+ * batch) cost more than the rows' own keys. Everything else — element types, array literals, JSON for `json`
+ * columns, presence flags, the `SELECT` — is the generic function's, and `store-input.test.ts` checks the two
+ * agree on every kind of value.
+ */
+import { enumType } from '../db/migrate/tables.js';
+import type { Entity, Field, Model } from '../model/types.js';
+import { quoteIdent } from '../query/sql/ident.js';
+import { arrayLiteral, type ExtraColumn, type RowsInput } from '../query/write/columns.js';
+
+/** Element type of a field's input array, and how a row's element becomes the column value (as `columns.ts`). */
+function inputType(model: Model, entity: Entity, field: Field): { param: string; json?: true; cast?: string } {
+  switch (field.type) {
+    case 'string':
+    case 'text':
+      return { param: 'text[]' };
+    case 'int':
+      return { param: 'integer[]' };
+    case 'bigint':
+      return { param: 'bigint[]' };
+    case 'float':
+      return { param: 'double precision[]' };
+    case 'decimal':
+      return { param: 'numeric[]' };
+    case 'boolean':
+      return { param: 'boolean[]' };
+    case 'datetime':
+      return { param: 'timestamptz[]' };
+    case 'date':
+      return { param: 'date[]' };
+    case 'uuid':
+    case 'ref':
+      return { param: 'uuid[]' };
+    case 'json':
+      return { param: 'jsonb', json: true };
+    case 'enum':
+      return { param: `${enumType(model, entity, field)}[]` };
+    case 'string[]':
+      return { param: 'text[]', cast: 'text[]' };
+    case 'vector':
+      return { param: 'text[]', cast: 'real[]' };
+  }
+}
+
+/**
+ * {@link rowsInput} with the rows' values gathered by their own keys: the same `select`, `has` and `given`,
+ * and the same parameters registered through `add` in the same order.
+ * @param rows column → JSON value (`undefined` or absent = not given); keys that are not columns of `fields`
+ *        are ignored
+ * @param add registers a bind parameter and returns its placeholder
+ * @param extra boolean columns appended after the fields (the store's `$stub`)
+ */
+export function storeRowsInput(
+  model: Model,
+  entity: Entity,
+  fields: readonly Field[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+  add: (value: unknown) => string,
+  extra: readonly ExtraColumn[] = [],
+): RowsInput {
+  const n = rows.length;
+  const slot = new Map<string, number>();
+  for (let j = 0; j < fields.length; j++) if (!slot.has(fields[j].column)) slot.set(fields[j].column, j);
+  // Per field: its values (allocated at its first given value, `undefined` where a row does not give it).
+  const columns: Array<unknown[] | undefined> = new Array(fields.length).fill(undefined);
+  const counts = new Array<number>(fields.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i];
+    for (const key in row) {
+      const v = row[key];
+      if (v === undefined) continue;
+      const j = slot.get(key);
+      if (j === undefined) continue;
+      let values = columns[j];
+      if (values === undefined) columns[j] = values = new Array(n).fill(undefined);
+      values[i] = v;
+      counts[j]++;
+    }
+  }
+
+  const calls: string[] = [];
+  const names: string[] = [];
+  const out: string[] = [];
+  const presence = new Map<string, string>();
+  for (let j = 0; j < fields.length; j++) {
+    const f = fields[j];
+    const c = f.column;
+    // A column listed twice reads the same values each time (as the generic function does).
+    const first = slot.get(c)!;
+    const values = columns[first];
+    const count = counts[first];
+    const t = inputType(model, entity, f);
+    const name = quoteIdent(c);
+    if (count === 0 || values === undefined) {
+      presence.set(c, 'false');
+      out.push(`NULL::${t.json ? 'jsonb' : (t.cast ?? t.param.slice(0, -2))} AS ${name}`);
+      continue;
+    }
+    if (t.json) {
+      const json: unknown[] = new Array(n);
+      for (let i = 0; i < n; i++) json[i] = values[i] === undefined ? null : values[i];
+      calls.push(`jsonb_array_elements(${add(JSON.stringify(json))}::jsonb)`);
+      out.push(`nullif(x.${name}, 'null'::jsonb) AS ${name}`);
+    } else {
+      calls.push(`unnest(${add(arrayLiteral(values))}::${t.param})`);
+      out.push(t.cast ? `x.${name}::${t.cast} AS ${name}` : `x.${name}`);
+    }
+    names.push(name);
+    if (count === n) {
+      presence.set(c, 'true');
+    } else {
+      const p = quoteIdent(`$p:${c}`);
+      const given: boolean[] = new Array(n);
+      for (let i = 0; i < n; i++) given[i] = values[i] !== undefined;
+      calls.push(`unnest(${add(arrayLiteral(given))}::boolean[])`);
+      names.push(p);
+      out.push(`x.${p}`);
+      presence.set(c, p);
+    }
+  }
+  for (const e of extra) {
+    const name = quoteIdent(e.name);
+    calls.push(`unnest(${add(arrayLiteral(e.values))}::boolean[])`);
+    names.push(name);
+    out.push(`x.${name}`);
+  }
+  const ord = quoteIdent('$ord');
+  if (calls.length === 0) {
+    // No column at all (never for real plans, which always hold ids): n rows of nothing.
+    calls.push(`generate_series(1, ${add(n)}::integer)`);
+    names.push(quoteIdent('$n'));
+  }
+  names.push(ord);
+  out.push(`x.${ord}`);
+  return {
+    select: `SELECT ${out.join(', ')} FROM ROWS FROM (${calls.join(', ')}) WITH ORDINALITY AS x(${names.join(', ')})`,
+    has(alias, column) {
+      const p = presence.get(column);
+      if (p === undefined) throw new Error(`not an input column: ${column}`);
+      return p === 'true' || p === 'false' ? p : `${alias}.${p}`;
+    },
+    given: (column) => presence.get(column) !== 'false',
+  };
+}

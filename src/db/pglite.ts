@@ -4,8 +4,12 @@
  *
  * PGlite facts this relies on (GUIDE, verified on 0.5.14):
  * - one connection: statements queue; `transaction()` holds every other caller off. Every transaction here
- *   goes through `transaction()` — a manual BEGIN via `query()` would interleave with other callers.
- *   Consequently, calling `db.query()` (not the handle) inside a transaction callback deadlocks: use the handle.
+ *   holds PGlite's transaction mutex (owner transactions through `transaction()`, request transactions through
+ *   `pglite-session.ts`, which takes the same mutexes) — a manual BEGIN via `query()` would interleave with other
+ *   callers. Consequently, calling `db.query()` (not the handle) inside a transaction callback deadlocks: use the
+ *   handle.
+ * - request transactions (`withPrincipal`, `queryAs`) run as named prepared statements, a request's statements in
+ *   one protocol exchange (`pglite-session.ts`: why, and what was measured).
  * - the default user is a superuser and bypasses RLS even when forced, so `withPrincipal` switches to the
  *   request role with `set_config('role', ...)` (= SET LOCAL ROLE); with that, RLS filters as on PostgreSQL.
  * - int8 comes back as a number or BigInt by default: normalised as node-postgres (see `parsers.ts`).
@@ -21,6 +25,7 @@ import type { Principal } from '../auth/principal.js';
 import { quoteIdent } from '../query/sql/ident.js';
 import { currentCancellation, RequestCancelledError, throwIfCancelled, withoutCancellation, type Cancellation } from './cancel.js';
 import { PGLITE_PARSERS, unparsed } from './parsers.js';
+import { PgliteSession, type PgliteSend } from './pglite-session.js';
 import { OWNER_SETTINGS_SQL, PRINCIPAL_SETTINGS_SQL, principalParams } from './session.js';
 import type { Db, DbStats, Queryable, QueryOptions, QueryResult, RequestIsolation } from './types.js';
 
@@ -50,7 +55,14 @@ class PgliteDb implements Db {
   /** PGlite query options of `QueryOptions.raw`, for the parsers PGlite had when they were made (`pgliteOptions`). */
   private raw: { readonly types: number; readonly options: PgliteQueryOptions } | undefined;
 
-  constructor(private readonly pglite: PGlite) {}
+  /** Request transactions: named prepared statements, one protocol exchange per read. */
+  private readonly session: PgliteSession;
+
+  constructor(private readonly pglite: PGlite) {
+    this.session = new PgliteSession(pglite, () => {
+      this.stats.statements++;
+    });
+  }
 
   /**
    * PGlite's query options for `options`. Raw rows: arrays, and the identity parser for every type PGlite has a
@@ -78,11 +90,23 @@ class PgliteDb implements Db {
   async withPrincipal<T>(principal: Principal, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const cancellation = currentCancellation();
     throwIfCancelled(cancellation);
-    return this.run(PRINCIPAL_SETTINGS_SQL, principalParams(principal), fn, cancellation);
+    const settings = { text: PRINCIPAL_SETTINGS_SQL, params: principalParams(principal) };
+    return this.session.transaction(settings, (send) => fn(this.handle(send)), cancellation);
   }
 
-  queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    return this.withPrincipal(principal, (tx) => tx.query<R>(text, params, options));
+  async queryAs<R = Record<string, unknown>>(principal: Principal, text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const cancellation = currentCancellation();
+    throwIfCancelled(cancellation);
+    const settings = { text: PRINCIPAL_SETTINGS_SQL, params: principalParams(principal) };
+    return toResult<R>(await this.session.queryAs(settings, text, params, this.pgliteOptions(options), cancellation));
+  }
+
+  /** The transaction handle over a request transaction's `send`. */
+  private handle(send: PgliteSend): Queryable {
+    return {
+      query: async <R = Record<string, unknown>>(text: string, p?: readonly unknown[], options?: QueryOptions) =>
+        toResult<R>(await send(text, p, this.pgliteOptions(options))),
+    };
   }
 
   /** Always `set-role`: one embedded connection, logged in as a superuser (see ARCHITECTURE, "Request role"). */

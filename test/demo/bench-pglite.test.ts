@@ -8,10 +8,10 @@
 import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASES, DASHBOARD, LIST, POINT, type CaseContext } from '../../bench/cases.js';
+import { CASES, DASHBOARD, LIST, LIST_LIMIT, POINT, type CaseContext } from '../../bench/cases.js';
 import { fetchJson, latticeTarget } from '../../bench/load.js';
 import type { CaseResult } from '../../bench/measure.js';
-import { compareModuloIds, measurePgliteCases, pgliteWanted, startPgliteServer, withoutIds, type PgliteServer } from '../../bench/pglite.js';
+import { compareModuloIds, CUT_LIST_MATCH, measurePgliteCases, pgliteWanted, startPgliteServer, withoutIds, type PgliteServer } from '../../bench/pglite.js';
 import { parseSeedSize } from '../../bench/pglite-server.js';
 import { formatPgliteSection } from '../../bench/pglite-report.js';
 import { seed } from '../../bench/seed.js';
@@ -110,6 +110,49 @@ describe('answers compared modulo ids', () => {
     expect(compareModuloIds('t', a, swapped)).toBe('equal modulo ids and the order of rows tied on the sort key');
     const changed = { data: { xs: [otherIds.data.xs[0], { ...otherIds.data.xs[1], v: 0.8 }] } };
     expect(() => compareModuloIds('t', a, changed)).toThrow(/t: Lattice on PGlite and on PostgreSQL answer differently.*\$\.data\.xs/);
+  });
+});
+
+describe('the list case compared with its cut step group', () => {
+  // LIST_LIMIT of a trial's metrics ordered by step, 15 per step (5 runs × 3 keys), ties by id: the limit cuts
+  // the last step's group, and which of its 15 rows it keeps depends on the ids, which differ per database.
+  const uuid = (db: number, i: number) => `0190a1b2-c3d4-7e5f-8a9b-${db}${String(i).padStart(11, '0')}`;
+  const rowsOf = (db: number, order: (i: number) => number) =>
+    Array.from({ length: Math.ceil(LIST_LIMIT / 15) * 15 }, (_, i) => ({ step: Math.floor(i / 15), key: `k${i % 3}`, value: (i % 15) / 10 }))
+      .map((r, i) => ({ ...r, order: order(i) }))
+      .sort((x, y) => x.step - y.step || x.order - y.order)
+      .slice(0, LIST_LIMIT)
+      .map(({ order: _, ...r }, i) => ({ id: uuid(db, i), ...r }));
+  type Row = { id: string; step: number; key: string; value: number };
+  const answer = (rows: Row[]) => ({ data: { trial_metrics: rows } });
+  const postgres = answer(rowsOf(1, (i) => i));
+  const pglite = answer(rowsOf(2, (i) => -i)); // the same rows, ties in the opposite id order
+
+  it('accepts rows tied on step in another order and other rows of the cut step', () => {
+    const lastStep = Math.floor((LIST_LIMIT - 1) / 15);
+    const cutRows = (a: { data: { trial_metrics: Row[] } }) =>
+      a.data.trial_metrics.filter((m) => m.step === lastStep).map((m) => m.value).sort();
+    expect(cutRows(postgres)).not.toEqual(cutRows(pglite)); // the cut group really holds other rows
+    expect(compareModuloIds('list', postgres, pglite)).toBe(CUT_LIST_MATCH);
+    expect(compareModuloIds('list', postgres, postgres)).toBe('equal modulo ids');
+  });
+
+  it('still fails on a changed value, a shorter list, another count in the cut step, or outside the list', () => {
+    const edit = (f: (rows: Row[]) => void) => {
+      const copy = structuredClone(pglite);
+      f(copy.data.trial_metrics);
+      return copy;
+    };
+    expect(() => compareModuloIds('list', postgres, edit((r) => (r[3].value = 9)))).toThrow(/answer differently.*trial_metrics\[0\.\.\] \(step group 1\)/);
+    expect(() => compareModuloIds('list', postgres, edit((r) => r.pop()))).toThrow(/trial_metrics: length 500 vs 499/);
+    expect(() => compareModuloIds('list', postgres, edit((r) => (r[r.length - 1].step += 1)))).toThrow(/step group 34\): step 33 × 5 vs 33 × 4/);
+    expect(() => compareModuloIds('list', postgres, { ...pglite, errors: [] })).toThrow(/keys/);
+    // A list shorter than the limit was not cut: its last group is compared row by row too.
+    const short = (a: typeof postgres) => answer(a.data.trial_metrics.filter((m) => m.step < 2));
+    expect(compareModuloIds('list', short(postgres), short(pglite))).toBe(CUT_LIST_MATCH);
+    const shortEdited = short(pglite);
+    shortEdited.data.trial_metrics[29].value = 9;
+    expect(() => compareModuloIds('list', short(postgres), shortEdited)).toThrow(/step group 2\)/);
   });
 });
 

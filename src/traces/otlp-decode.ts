@@ -198,7 +198,7 @@ export function decodeExport(body: Buffer, encoding: OtlpEncoding): DecodedExpor
   }
   checkDecodedExport(message as unknown as ExportTraceServiceRequest, () => ({
     encoding,
-    request: request.toObject(message, { longs: String, enums: Number, bytes: String, defaults: false }),
+    request: request.toObject(message, { longs: String, enums: Number, bytes: String, defaults: false, json: true }),
   }));
   return new ProtobufExport(message as unknown as Record<string, unknown>);
 }

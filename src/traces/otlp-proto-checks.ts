@@ -4,10 +4,11 @@
  *
  * OTLP/HTTP bodies used to reach that check as the `toObject` form of the message inside
  * `{ encoding, request }`; a protobuf export is refused when that form nests more than 128 levels (deeply nested
- * `arrayValue` / `kvlistValue` attributes) or holds a non-finite number (a NaN or ±Infinity `doubleValue`). Only
- * attribute values can nest without bound and only `doubleValue` holds a double, so one cheap walk over the
- * attribute lists decides whether the export could fail either check; only then is the object form built and
- * checked exactly as before, so the answers (status, message, path) are unchanged.
+ * `arrayValue` / `kvlistValue` attributes). Only attribute values can nest without bound, so one cheap walk over
+ * the attribute lists decides whether the export could fail the check; only then is the object form built and
+ * checked, with the same answers (status, message, path). A non-finite `doubleValue` (NaN, ±Infinity) is not
+ * refused: the span reader keeps it as its text (`"NaN"`), as OTLP/JSON spells it, so one odd attribute never
+ * costs the export's other spans (the object form writes such doubles as text too: `toObject`'s `json` option).
  */
 import { checkJsonNesting, MAX_JSON_NESTING } from '../nesting.js';
 import type { ExportTraceServiceRequest, PbAnyValue, PbKeyValue } from './otlp-spans-proto.js';
@@ -21,10 +22,10 @@ const DEEPEST_VALUE = 13;
 /** Values at most this deep (and their `arrayValue` / `kvlistValue` wrappers, 2 levels more) pass the check. */
 const SAFE_DEPTH = MAX_JSON_NESTING - 8;
 
-/** True when the value (at `depth`) or one inside it is too deep to be surely safe, or a non-finite double. */
+/** True when the value (at `depth`) or one inside it is too deep to be surely safe. */
 function suspectValue(v: PbAnyValue | null, depth: number): boolean {
   if (v === null) return false;
-  if (depth + 2 > SAFE_DEPTH || !Number.isFinite(v.doubleValue)) return true;
+  if (depth + 2 > SAFE_DEPTH) return true;
   // `arrayValue` / `kvlistValue` are null unless set (their prototype default).
   if (v.arrayValue !== null) {
     const values = v.arrayValue.values;

@@ -1,8 +1,8 @@
 /**
- * `POST /api/public/otel/v1/traces` with protobuf bodies that the server's generic request-body checks
- * (nesting depth, non-finite numbers; `src/nesting.ts`) refuse as a whole: the protobuf route answers them exactly
- * as it answers an OTLP/JSON body with the same problem would be walked, although it reads the decoded protobuf
- * messages directly (`otlp-decode.ts`). PGlite and PostgreSQL.
+ * `POST /api/public/otel/v1/traces` with protobuf bodies near the server's generic request-body checks
+ * (`src/nesting.ts`): nesting deeper than the limit is refused as a whole, as an OTLP/JSON body would be, although
+ * the route reads the decoded protobuf messages directly (`otlp-decode.ts`); a non-finite double is kept as its
+ * text, as OTLP/JSON spells it, with the rest of the export. PGlite and PostgreSQL.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,14 +52,17 @@ describe.each(TEST_KINDS)('OTLP protobuf body checks on %s', (kind) => {
   const send = (body: Record<string, unknown>) =>
     app.inject({ method: 'POST', url: URL, headers: { authorization: basic, 'content-type': 'application/x-protobuf' }, payload: encodeExportRequest(body) });
 
-  it('refuses a non-finite double attribute as a whole, naming where it is', async () => {
-    const res = await send(exportWith([{ key: 'ok', value: { doubleValue: 1.5 } }], [{ name: 'e', attributes: [{ key: 'ratio', value: { doubleValue: 'NaN' } }] }]));
-    expect(res.statusCode).toBe(400);
-    expect(decodeStatus(res.rawPayload)).toEqual({
-      code: 3,
-      message:
-        'The request body holds a number too large to represent at request.resourceSpans[0].scopeSpans[0].spans[0].events[0].attributes[0].value.doubleValue; numbers must be finite (magnitude below about 1.8e308).',
-    });
+  it('keeps a non-finite double attribute as its text, as OTLP/JSON spells it, and the rest of the export', async () => {
+    const res = await send(
+      exportWith([{ key: 'ok', value: { doubleValue: 1.5 } }, { key: 'big', value: { doubleValue: 'Infinity' } }], [{ name: 'e', attributes: [{ key: 'ratio', value: { doubleValue: 'NaN' } }] }]),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(decodeExportResponse(res.rawPayload)).toEqual({});
+    const { rows } = await t.db.query<{ type: string; attributes: Record<string, unknown> }>(
+      `SELECT type::text AS type, metadata->'attributes' AS attributes FROM app.observation ORDER BY type`,
+    );
+    expect(rows.find((r) => r.type === 'EVENT')?.attributes).toMatchObject({ ratio: 'NaN' });
+    expect(rows.find((r) => r.type !== 'EVENT')?.attributes).toMatchObject({ ok: 1.5, big: 'Infinity' });
   });
 
   it('refuses attribute values nested deeper than the JSON nesting limit, and accepts them one level less deep', async () => {

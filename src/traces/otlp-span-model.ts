@@ -109,6 +109,20 @@ export function invalidStructure(path: string, message: string): LatticeError {
   return badInput(`Invalid ExportTraceServiceRequest: ${path}: ${message}.`);
 }
 
+/**
+ * Run `fn`, reading part of the structure above the spans: a `SpanError` becomes the whole export's
+ * {@link invalidStructure} error at `path`.
+ * @throws LatticeError BAD_USER_INPUT for a malformed structure; anything else `fn` throws
+ */
+export function structure<T>(fn: () => T, path: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SpanError) throw invalidStructure(path, err.message);
+    throw err;
+  }
+}
+
 /** The 413 for an export of more than `maxSpans` spans. */
 export function tooManySpans(maxSpans: number): LatticeError {
   return new LatticeError('PAYLOAD_TOO_LARGE', `The export has more than ${maxSpans} spans; send at most ${maxSpans} spans per request (e.g. a lower maxExportBatchSize).`);

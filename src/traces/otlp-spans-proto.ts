@@ -9,7 +9,7 @@
  * field absent from the OTLP/JSON form is thus an empty string / empty bytes / 0 / null here.
  */
 import protobuf from 'protobufjs';
-import { Budget, invalidStructure, setAttribute, SpanError, tooManySpans, type AttrValue, type Attributes, type OtlpEvent, type OtlpSpan, type ReadSpans, type SpanLimits, type SpanRejection } from './otlp-span-model.js';
+import { Budget, setAttribute, SpanError, structure, tooManySpans, type AttrValue, type Attributes, type OtlpEvent, type OtlpSpan, type ReadSpans, type SpanLimits, type SpanRejection } from './otlp-span-model.js';
 
 /** A protobufjs 64-bit integer (`long` installed), or a number (without it). */
 export type PbLong = { readonly low: number; readonly high: number; readonly unsigned?: boolean } | number;
@@ -265,14 +265,6 @@ function rejectedSpanId(s: PbSpan): string | undefined {
 export function readProtobufSpans(request: ExportTraceServiceRequest, limits: SpanLimits, maxSpans: number): ReadSpans {
   const spans: OtlpSpan[] = [];
   const rejected: SpanRejection[] = [];
-  const structure = <T>(fn: () => T, path: string): T => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof SpanError) throw invalidStructure(path, err.message);
-      throw err;
-    }
-  };
   let total = 0;
   const resourceSpans = request.resourceSpans;
   for (let i = 0; i < resourceSpans.length; i++) {

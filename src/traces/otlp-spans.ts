@@ -13,7 +13,7 @@
  */
 import { badInput } from '../errors.js';
 import type { OtlpEncoding } from './otlp-decode.js';
-import { Budget, DEFAULT_SPAN_LIMITS, invalidStructure, SpanError, tooManySpans, type AttrValue, type Attributes, type OtlpEvent, type OtlpSpan, type ReadSpans, type SpanLimits, type SpanRejection } from './otlp-span-model.js';
+import { Budget, DEFAULT_SPAN_LIMITS, SpanError, structure, tooManySpans, type AttrValue, type Attributes, type OtlpEvent, type OtlpSpan, type ReadSpans, type SpanLimits, type SpanRejection } from './otlp-span-model.js';
 import { readProtobufSpans, type ExportTraceServiceRequest } from './otlp-spans-proto.js';
 
 export { DEFAULT_SPAN_LIMITS } from './otlp-span-model.js';
@@ -207,14 +207,6 @@ export function readSpans(request: Record<string, unknown>, encoding: OtlpEncodi
   if (encoding === 'protobuf') return readProtobufSpans(request as unknown as ExportTraceServiceRequest, limits, maxSpans);
   const spans: OtlpSpan[] = [];
   const rejected: SpanRejection[] = [];
-  const structure = <T>(fn: () => T, path: string): T => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof SpanError) throw invalidStructure(path, err.message);
-      throw err;
-    }
-  };
   const resourceSpans = structure(() => list(request.resourceSpans, 'resourceSpans'), 'resourceSpans');
   let count = 0;
   resourceSpans.forEach((rs, i) => {

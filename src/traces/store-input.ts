@@ -8,44 +8,9 @@
  * columns, presence flags, the `SELECT` — is the generic function's, and `store-input.test.ts` checks the two
  * agree on every kind of value.
  */
-import { enumType } from '../db/migrate/tables.js';
 import type { Entity, Field, Model } from '../model/types.js';
 import { quoteIdent } from '../query/sql/ident.js';
-import { arrayLiteral, type ExtraColumn, type RowsInput } from '../query/write/columns.js';
-
-/** Element type of a field's input array, and how a row's element becomes the column value (as `columns.ts`). */
-function inputType(model: Model, entity: Entity, field: Field): { param: string; json?: true; cast?: string } {
-  switch (field.type) {
-    case 'string':
-    case 'text':
-      return { param: 'text[]' };
-    case 'int':
-      return { param: 'integer[]' };
-    case 'bigint':
-      return { param: 'bigint[]' };
-    case 'float':
-      return { param: 'double precision[]' };
-    case 'decimal':
-      return { param: 'numeric[]' };
-    case 'boolean':
-      return { param: 'boolean[]' };
-    case 'datetime':
-      return { param: 'timestamptz[]' };
-    case 'date':
-      return { param: 'date[]' };
-    case 'uuid':
-    case 'ref':
-      return { param: 'uuid[]' };
-    case 'json':
-      return { param: 'jsonb', json: true };
-    case 'enum':
-      return { param: `${enumType(model, entity, field)}[]` };
-    case 'string[]':
-      return { param: 'text[]', cast: 'text[]' };
-    case 'vector':
-      return { param: 'text[]', cast: 'real[]' };
-  }
-}
+import { arrayLiteral, inputType, type ExtraColumn, type RowsInput } from '../query/write/columns.js';
 
 /**
  * {@link rowsInput} with the rows' values gathered by their own keys: the same `select`, `has` and `given`,

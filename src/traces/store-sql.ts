@@ -23,7 +23,7 @@
  */
 import type { Entity, Model } from '../model/types.js';
 import { qualified, quoteIdent } from '../query/sql/ident.js';
-import { existing, Params, parentProbe } from '../query/write/columns.js';
+import { distinctParentProbe, existing, Params } from '../query/write/columns.js';
 import { defaultsOf, insertableFields } from '../query/write/sql.js';
 import { storeRowsInput } from './store-input.js';
 
@@ -88,14 +88,18 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
   const changeable = fields.filter((f) => f.column !== 'id' && f.column !== 'project_id' && rule(f.column) !== 'keep' && input.given(f.column));
 
   // First reference naming no row of the row's project (a self-reference may name a row of this batch).
-  // Each parent probed by a lateral join (`parentProbe`: one index probe per row, never a scan of the parent).
+  // Each distinct (project, parent) pair of the batch probed once by index (`distinctParentProbe`), never by a
+  // scan of the parent.
   const probes: string[] = [];
+  const probeCtes: string[] = [];
   const refChecks = entity.fields
     .filter((f) => f.type === 'ref' && !f.builtin && f.ref && input.given(f.column))
     .map((f, i) => {
       const parent = model.entities.get(f.ref!.to)!;
       const v = col('c', f.column);
-      const probe = parentProbe(`r${i}`, qualified(parent.table.schema, parent.table.name), 'c."project_id"', v);
+      const ptable = qualified(parent.table.schema, parent.table.name);
+      const probe = distinctParentProbe(`r${i}`, ptable, 'c', quoteIdent('project_id'), quoteIdent(f.column));
+      probeCtes.push(probe.cte);
       probes.push(` ${probe.join}`);
       const inBatch = parent.name === entity.name ? ` AND NOT EXISTS (SELECT 1 FROM c c2 WHERE c2."id" = ${v} AND c2."project_id" = c."project_id")` : '';
       return `WHEN ${v} IS NOT NULL AND ${probe.found} IS NOT TRUE${inBatch} THEN ${key(f.column)}::text`;
@@ -134,6 +138,7 @@ export function compileMerge(model: Model, plan: MergePlan): { text: string; par
   const ctes = [
     `d AS (SELECT * FROM jsonb_populate_record(NULL::${table}, ${p.add(JSON.stringify(defaultsOf(entity)))}::jsonb))`,
     `c AS (${input.select})`,
+    ...probeCtes,
     `k AS (SELECT c.*, (o."id" IS NOT NULL AND o."project_id" = c."project_id") AS ${FOUND}, (o."id" IS NOT NULL) AS ${SEEN}, ${badref} AS ${BADREF} ` +
       `FROM c LEFT JOIN ${existing(table)}${probes.join('')})`,
     `u AS (UPDATE ${table} t SET ${sets.length ? sets.join(', ') : '"id" = t."id"'} FROM k ` +

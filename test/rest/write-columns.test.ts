@@ -128,6 +128,41 @@ describe.each(TEST_KINDS)('column-wise writes on %s', (kind) => {
     expect(upd.map((o) => o.kind)).toEqual(['missing_required', 'not_found', 'updated']);
   });
 
+  it('checks the reference of every row though each distinct parent is probed once: shared, missing, foreign and absent parents', async () => {
+    // A box of another project: invisible to this editor, so naming it is a bad reference like naming nothing.
+    const Q = await createProject(t.db, 'Q');
+    const other = testPrincipal('editor', [Q]);
+    await t.db.withPrincipal(other, (tx) => executeWrite(tx, model, { entity: 'box', mode: 'create', rows: [{ values: { id: uid(101), project_id: Q, label: 'q' } }] }));
+    for (const mode of ['create', 'upsert'] as const) {
+      const base = mode === 'create' ? 30 : 40;
+      const out = await write(mode, [
+        { id: uid(base), project_id: P, name: 'a', box_id: uid(100) },
+        { id: uid(base + 1), project_id: P, name: 'b', box_id: uid(997) },
+        { id: uid(base + 2), project_id: P, name: 'c', box_id: uid(100) },
+        { id: uid(base + 3), project_id: P, name: 'd', box_id: uid(101) },
+        { id: uid(base + 4), project_id: P, name: 'e', box_id: uid(997) },
+        { id: uid(base + 5), project_id: P, name: 'f', box_id: null },
+        { id: uid(base + 6), project_id: P, name: 'g' },
+        { id: uid(base + 7), project_id: P, name: 'h', box_id: uid(100) },
+      ]);
+      expect(out.map((o) => [o.kind, o.column])).toEqual([
+        ['inserted', undefined],
+        ['bad_ref', 'box_id'],
+        ['inserted', undefined],
+        ['bad_ref', 'box_id'],
+        ['bad_ref', 'box_id'],
+        ['inserted', undefined],
+        ['inserted', undefined],
+        ['inserted', undefined],
+      ]);
+      const { rows } = await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM app.item WHERE box_id = $1 AND id = ANY($2::uuid[])`, [
+        uid(100),
+        [uid(base), uid(base + 2), uid(base + 7)],
+      ]);
+      expect(Number(rows[0].n)).toBe(3);
+    }
+  });
+
   it('returns one count row for plain successes and one row per exception', async () => {
     const { text, params } = compileWrite(model, {
       entity: 'item',

@@ -32,12 +32,20 @@ describe('compileWrite', () => {
 
   it('pre-checks references in the same project and never uses ON CONFLICT DO UPDATE', () => {
     const { text } = compileWrite(model, { entity: 'trial', mode: 'upsert', rows: [{ values: row }] });
-    // One index probe per row by the parent's id (a lateral join, never an EXISTS the planner may hash over the
-    // whole parent table), the project compared on the row found.
+    // One index probe per DISTINCT (project, parent) pair of the input by the parent's id (a scalar sub-select
+    // with LIMIT 1, never an EXISTS the planner may hash over the whole parent table), the project compared on
+    // the row found, in a materialized CTE joined back to the rows by the pair.
     expect(text).toContain(
-      'LEFT JOIN LATERAL (SELECT p."project_id" = c."project_id" AS "$ok" FROM "app"."experiment" p WHERE p."id" = c."experiment_id" LIMIT 1) r0 ON true',
+      'r0 AS MATERIALIZED (SELECT v."$pid", v."$val", (SELECT p."project_id" = v."$pid" FROM "app"."experiment" p WHERE p."id" = v."$val" LIMIT 1) AS "$ok" ' +
+        'FROM (SELECT DISTINCT s."project_id" AS "$pid", s."experiment_id" AS "$val" FROM c s WHERE s."experiment_id" IS NOT NULL) v)',
     );
+    expect(text).toContain('LEFT JOIN r0 ON r0."$val" = c."experiment_id" AND r0."$pid" = c."project_id"');
     expect(text).toContain('r0."$ok" IS NOT TRUE');
+    // An update's project is the existing row's: one lateral probe per row.
+    const update = compileWrite(model, { entity: 'trial', mode: 'update', rows: [{ values: row }] }).text;
+    expect(update).toContain(
+      'LEFT JOIN LATERAL (SELECT p."project_id" = o."project_id" AS "$ok" FROM "app"."experiment" p WHERE p."id" = c."experiment_id" LIMIT 1) r0 ON true',
+    );
     expect(text).not.toContain('EXISTS (SELECT 1 FROM "app"."experiment"');
     expect(text).toContain('ON CONFLICT ("id") DO NOTHING');
     expect(text).not.toContain('DO UPDATE');

@@ -41,7 +41,7 @@ describe('compileMerge', () => {
     for (let i = 1; i <= params.length; i++) expect(text).toMatch(new RegExp(`\\$${i}(?![0-9])`));
   });
 
-  it('probes the existing row and each parent by id, one index probe per row (never an EXISTS over the whole table)', () => {
+  it('probes the existing row by id per row and each distinct parent by id once (never an EXISTS over the whole table)', () => {
     const O1 = '0190a0a0-0000-7000-8000-000000000011';
     const { text } = compileMerge(model, {
       entity: model.entities.get('observation')!,
@@ -49,8 +49,19 @@ describe('compileMerge', () => {
       rows: [{ values: { id: O1, project_id: P, trace_id: T1, parent_id: null, name: 'span' }, stub: false }],
     });
     expect(text).toContain('LEFT JOIN LATERAL (SELECT * FROM "app"."observation" o WHERE o."id" = c."id" LIMIT 1) o ON true');
-    expect(text).toMatch(/LEFT JOIN LATERAL \(SELECT p\."project_id" = c\."project_id" AS "\$ok" FROM "app"\."trace" p WHERE p\."id" = c\."trace_id" LIMIT 1\) r\d ON true/);
-    expect(text).toMatch(/LEFT JOIN LATERAL \(SELECT p\."project_id" = c\."project_id" AS "\$ok" FROM "app"\."observation" p WHERE p\."id" = c\."parent_id" LIMIT 1\) r\d ON true/);
+    // Each distinct (project, parent) pair of the batch probed once by id in a materialized CTE, joined back to
+    // the rows by the pair.
+    for (const [table, column] of [['trace', 'trace_id'], ['observation', 'parent_id']]) {
+      const cte = text.match(
+        new RegExp(
+          `(r\\d) AS MATERIALIZED \\(SELECT v\\."\\$pid", v\\."\\$val", \\(SELECT p\\."project_id" = v\\."\\$pid" FROM "app"\\."${table}" p WHERE p\\."id" = v\\."\\$val" LIMIT 1\\) AS "\\$ok" ` +
+            `FROM \\(SELECT DISTINCT s\\."project_id" AS "\\$pid", s\\."${column}" AS "\\$val" FROM c s WHERE s\\."${column}" IS NOT NULL\\) v\\)`,
+        ),
+      );
+      expect(cte).not.toBeNull();
+      const r = cte![1];
+      expect(text).toContain(`LEFT JOIN ${r} ON ${r}."$val" = c."${column}" AND ${r}."$pid" = c."project_id"`);
+    }
     expect(text).not.toMatch(/EXISTS \(SELECT 1 FROM "app"\."(trace|observation)"/);
   });
 

@@ -8,6 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPreset } from '../../src/model/load.js';
 import { rowIdFor } from '../../src/traces/ids.js';
+import { RULES } from '../../src/traces/records.js';
+import { compileMerge } from '../../src/traces/store-sql.js';
 import { writeTraceBatch, type TraceStoreRecord } from '../../src/traces/store.js';
 import { createProject, createTestDb, TEST_KINDS, testPrincipal, type TestDb } from '../support/db.js';
 
@@ -57,6 +59,36 @@ describe.each(TEST_KINDS)('traces store on %s', (kind) => {
     );
     expect(trace.rows[0]).toMatchObject({ tags: ['a', 'b'], session: 'st-session' });
     expect(new Date(trace.rows[0].timestamp).toISOString()).toBe('2026-03-01T10:00:00.000Z');
+  });
+
+  it('checks the references of every row though each distinct parent is probed once: shared, in-batch, missing and foreign', async () => {
+    const other = await createProject(t.db, 'B');
+    const mine = rowIdFor('trace', 'ref-mine');
+    const foreign = rowIdFor('trace', 'ref-foreign');
+    await writeTraceBatch(t.db, t.model, editor(), [{ kind: 'trace', id: 'ref-mine', name: 'mine' }]);
+    await writeTraceBatch(t.db, t.model, testPrincipal('editor', [other]), [{ kind: 'trace', id: 'ref-foreign', name: 'theirs' }], other);
+    const obs = (n: number) => rowIdFor('observation', `ref-${n}`);
+    const missing = rowIdFor('trace', 'ref-missing');
+    const rows = [
+      { id: obs(1), trace_id: mine },
+      { id: obs(2), trace_id: mine, parent_id: obs(1) },
+      { id: obs(3), trace_id: missing },
+      { id: obs(4), trace_id: mine, parent_id: obs(1) },
+      { id: obs(5), trace_id: foreign },
+      { id: obs(6), trace_id: missing, parent_id: obs(1) },
+      { id: obs(7), trace_id: mine, parent_id: rowIdFor('observation', 'ref-nowhere') },
+      { id: obs(8), trace_id: mine, parent_id: null },
+    ].map((values) => ({ values: { ...values, project_id: project, external_id: values.id }, stub: false }));
+    const { text, params } = compileMerge(t.model, { entity: t.model.entities.get('observation')!, rules: RULES.observation, rows });
+    const res = await t.db.withPrincipal(editor(), (tx) => tx.query<{ ord: number | string | null; outcome: string; col: string | null }>(text, params));
+    const got = res.rows.map((r) => [r.ord === null ? null : Number(r.ord), r.outcome, r.col]).sort((a, b) => Number(a[0] ?? 99) - Number(b[0] ?? 99));
+    expect(got).toEqual([
+      [3, 'bad_ref', 'trace_id'],
+      [5, 'bad_ref', 'trace_id'],
+      [6, 'bad_ref', 'trace_id'],
+      [7, 'bad_ref', 'parent_id'],
+      [null, 'inserted', '4'],
+    ]);
   });
 
   it('a value the database refuses fails only its record; the others of the batch are written', async () => {

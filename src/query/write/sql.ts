@@ -8,9 +8,11 @@
  *      c AS (SELECT x."id", x."project_id", x."name", x."$p:name", x."$ord"
  *            FROM ROWS FROM (unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::text[]), unnest($4::boolean[]))
  *            WITH ORDINALITY AS x(...)),                                                  -- typed rows
+ *      r0 AS MATERIALIZED (SELECT ... FROM (SELECT DISTINCT project_id, experiment_id FROM c) v), -- each parent once
  *      k AS (SELECT c.*, o.project_id AS "$old_pid", <first bad ref column> AS "$badref",
  *                   <first missing required column> AS "$missing", ...
- *            FROM c LEFT JOIN LATERAL (SELECT * FROM "app"."trial" o WHERE o.id = c.id LIMIT 1) o ON true),
+ *            FROM c LEFT JOIN LATERAL (SELECT * FROM "app"."trial" o WHERE o.id = c.id LIMIT 1) o ON true
+ *                   LEFT JOIN r0 ON ...),
  *      u AS (UPDATE ... / DELETE ... RETURNING id),                                         -- upsert, update, delete
  *      w AS (INSERT ... SELECT ... FROM k WHERE <ok> ON CONFLICT (id) DO NOTHING RETURNING id), -- create, upsert
  *      r AS (SELECT k."$ord" AS ord, CASE ... END AS outcome, coalesce(k."$badref", k."$missing") AS col
@@ -29,10 +31,12 @@
  *
  * Every CTE sees the snapshot taken before the statement, so `o` (the existing row, seen through row-level
  * security) tells an idempotent retry (same id, same project, visible) from a conflict (an id used where the
- * principal cannot see it). References are pre-checked with `EXISTS` on the parent in the SAME project, so a
- * row pointing into another project, or at nothing, is reported instead of failing the statement. Upsert is an
- * UPDATE of visible rows plus an INSERT ... ON CONFLICT DO NOTHING of new ones (never ON CONFLICT DO UPDATE,
- * which raises a row-level-security error for another project's id instead of reporting a conflict).
+ * principal cannot see it). References are pre-checked on the parent in the SAME project (create and upsert:
+ * each distinct parent of the batch once, `distinctParentProbe`; update: per row, as its project is the
+ * existing row's), so a row pointing into another project, or at nothing, is reported instead of failing the
+ * statement. Upsert is an UPDATE of visible rows plus an INSERT ... ON CONFLICT DO NOTHING of new ones (never
+ * ON CONFLICT DO UPDATE, which raises a row-level-security error for another project's id instead of reporting
+ * a conflict).
  *
  * Absent keys vs `null`: an update changes only the given keys and a create applies the model default to an
  * absent key, through the per-column presence of `columns.ts`. Values are always bind parameters; identifiers
@@ -40,7 +44,7 @@
  */
 import type { Entity, Field, Model } from '../../model/types.js';
 import { qualified, quoteIdent } from '../sql/ident.js';
-import { existing, Params, parentProbe, rowsInput } from './columns.js';
+import { distinctParentProbe, existing, Params, parentProbe, rowsInput } from './columns.js';
 import type { RowOutcomeKind, WriteMode, WritePlan } from './plan.js';
 
 /** SQL text and its bind parameters. */
@@ -113,8 +117,10 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
   const pid = (alias: string) => (inserts ? col(alias, 'project_id') : col('o', 'project_id'));
 
   // First reference that names no parent row in the same project (NULL when all are fine); each parent is
-  // probed by a lateral join (`parentProbe`: one index probe per row, never a scan of the parent table).
+  // probed by index (`distinctParentProbe`: once per distinct parent when the input names the project;
+  // `parentProbe`: once per row for update, whose project is the existing row's), never by a scan of the parent.
   const probes: string[] = [];
+  const probeCtes: string[] = [];
   const refChecks = mode === 'delete' ? [] : refFields(entity).filter((f) => input.given(f.column)).map((f, i) => {
     const parent = writableEntity(model, f.ref!.to);
     const ptable = qualified(parent.table.schema, parent.table.name);
@@ -124,7 +130,13 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
       // A self-reference may point at a row inserted by this same statement.
       inBatch = ` AND NOT EXISTS (SELECT 1 FROM c c2 WHERE c2."id" = ${v} AND c2."project_id" = ${pid('c')})`;
     }
-    const probe = parentProbe(`r${i}`, ptable, pid('c'), v);
+    // Create and upsert name the project in the input: each distinct (project, parent) pair is probed once.
+    let probe: { join: string; found: string };
+    if (inserts) {
+      const distinct = distinctParentProbe(`r${i}`, ptable, 'c', quoteIdent('project_id'), quoteIdent(f.column));
+      probeCtes.push(distinct.cte);
+      probe = distinct;
+    } else probe = parentProbe(`r${i}`, ptable, pid('c'), v);
     probes.push(probe.join);
     return `WHEN ${v} IS NOT NULL AND ${probe.found} IS NOT TRUE${inBatch} THEN ${key(f.column)}::text`;
   });
@@ -149,7 +161,7 @@ export function compileWrite(model: Model, plan: WritePlan): CompiledWrite {
 
   const ctes: string[] = [];
   if (inserts) ctes.push(`d AS (SELECT * FROM jsonb_populate_record(NULL::${table}, ${p.add(JSON.stringify(defaultsOf(entity)))}::jsonb))`);
-  ctes.push(`c AS (${input.select})`);
+  ctes.push(`c AS (${input.select})`, ...probeCtes);
   if (mode === 'create') {
     // A create needs the existing row only for the rows the insert skipped (see createOutcomes).
     ctes.push(`k AS (SELECT c.*, ${badref} AS ${BADREF}, ${missing} AS ${MISSING} FROM c${refJoins})`);

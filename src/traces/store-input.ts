@@ -10,7 +10,7 @@
  */
 import type { Entity, Field, Model } from '../model/types.js';
 import { quoteIdent } from '../query/sql/ident.js';
-import { arrayLiteral, inputType, type ExtraColumn, type RowsInput } from '../query/write/columns.js';
+import { arrayLiteral, finishRowsInput, inputType, type ExtraColumn, type RowsInput } from '../query/write/columns.js';
 
 /**
  * {@link rowsInput} with the rows' values gathered by their own keys: the same `select`, `has` and `given`,
@@ -88,27 +88,5 @@ export function storeRowsInput(
       presence.set(c, p);
     }
   }
-  for (const e of extra) {
-    const name = quoteIdent(e.name);
-    calls.push(`unnest(${add(arrayLiteral(e.values))}::boolean[])`);
-    names.push(name);
-    out.push(`x.${name}`);
-  }
-  const ord = quoteIdent('$ord');
-  if (calls.length === 0) {
-    // No column at all (never for real plans, which always hold ids): n rows of nothing.
-    calls.push(`generate_series(1, ${add(n)}::integer)`);
-    names.push(quoteIdent('$n'));
-  }
-  names.push(ord);
-  out.push(`x.${ord}`);
-  return {
-    select: `SELECT ${out.join(', ')} FROM ROWS FROM (${calls.join(', ')}) WITH ORDINALITY AS x(${names.join(', ')})`,
-    has(alias, column) {
-      const p = presence.get(column);
-      if (p === undefined) throw new Error(`not an input column: ${column}`);
-      return p === 'true' || p === 'false' ? p : `${alias}.${p}`;
-    },
-    given: (column) => presence.get(column) !== 'false',
-  };
+  return finishRowsInput({ calls, names, out, presence }, extra, add, n);
 }

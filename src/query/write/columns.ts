@@ -175,6 +175,24 @@ export function rowsInput(
       presence.set(c, p);
     }
   }
+  return finishRowsInput({ calls, names, out, presence }, extra, add, n);
+}
+
+/** The parts of a `RowsInput` gathered per column: the set-returning calls, their column names, the output list, presence per column. */
+export interface RowsInputParts {
+  readonly calls: string[];
+  readonly names: string[];
+  readonly out: string[];
+  readonly presence: Map<string, string>;
+}
+
+/**
+ * Finish a `RowsInput` from its column parts: the `extra` boolean columns, the `$ord` ordinality, and the
+ * `ROWS FROM (...) WITH ORDINALITY` select (shared by {@link rowsInput} and the traces store's `storeRowsInput`).
+ * @param n the number of rows (for an input without any column)
+ */
+export function finishRowsInput(parts: RowsInputParts, extra: readonly ExtraColumn[], add: (value: unknown) => string, n: number): RowsInput {
+  const { calls, names, out, presence } = parts;
   for (const e of extra) {
     const name = quoteIdent(e.name);
     calls.push(`unnest(${add(arrayLiteral(e.values))}::boolean[])`);

@@ -9,8 +9,7 @@
  * agree on every kind of value.
  */
 import type { Entity, Field, Model } from '../model/types.js';
-import { quoteIdent } from '../query/sql/ident.js';
-import { arrayLiteral, finishRowsInput, inputType, type ExtraColumn, type RowsInput } from '../query/write/columns.js';
+import { addInputColumn, finishRowsInput, inputType, type ExtraColumn, type RowsInput, type RowsInputParts } from '../query/write/columns.js';
 
 /**
  * {@link rowsInput} with the rows' values gathered by their own keys: the same `select`, `has` and `given`,
@@ -48,45 +47,12 @@ export function storeRowsInput(
     }
   }
 
-  const calls: string[] = [];
-  const names: string[] = [];
-  const out: string[] = [];
-  const presence = new Map<string, string>();
+  const parts: RowsInputParts = { calls: [], names: [], out: [], presence: new Map() };
   for (let j = 0; j < fields.length; j++) {
     const f = fields[j];
-    const c = f.column;
     // A column listed twice reads the same values each time (as the generic function does).
-    const first = slot.get(c)!;
-    const values = columns[first];
-    const count = counts[first];
-    const t = inputType(model, entity, f);
-    const name = quoteIdent(c);
-    if (count === 0 || values === undefined) {
-      presence.set(c, 'false');
-      out.push(`NULL::${t.json ? 'jsonb' : (t.cast ?? t.param.slice(0, -2))} AS ${name}`);
-      continue;
-    }
-    if (t.json) {
-      const json: unknown[] = new Array(n);
-      for (let i = 0; i < n; i++) json[i] = values[i] === undefined ? null : values[i];
-      calls.push(`jsonb_array_elements(${add(JSON.stringify(json))}::jsonb)`);
-      out.push(`nullif(x.${name}, 'null'::jsonb) AS ${name}`);
-    } else {
-      calls.push(`unnest(${add(arrayLiteral(values))}::${t.param})`);
-      out.push(t.cast ? `x.${name}::${t.cast} AS ${name}` : `x.${name}`);
-    }
-    names.push(name);
-    if (count === n) {
-      presence.set(c, 'true');
-    } else {
-      const p = quoteIdent(`$p:${c}`);
-      const given: boolean[] = new Array(n);
-      for (let i = 0; i < n; i++) given[i] = values[i] !== undefined;
-      calls.push(`unnest(${add(arrayLiteral(given))}::boolean[])`);
-      names.push(p);
-      out.push(`x.${p}`);
-      presence.set(c, p);
-    }
+    const first = slot.get(f.column)!;
+    addInputColumn(parts, inputType(model, entity, f), f.column, columns[first], counts[first], add);
   }
-  return finishRowsInput({ calls, names, out, presence }, extra, add, n);
+  return finishRowsInput(parts, extra, add, n);
 }

@@ -137,10 +137,7 @@ export function rowsInput(
   extra: readonly ExtraColumn[] = [],
 ): RowsInput {
   const n = rows.length;
-  const calls: string[] = [];
-  const names: string[] = [];
-  const out: string[] = [];
-  const presence = new Map<string, string>();
+  const parts: RowsInputParts = { calls: [], names: [], out: [], presence: new Map() };
   for (const f of fields) {
     const c = f.column;
     const values: unknown[] = new Array(n);
@@ -150,32 +147,9 @@ export function rowsInput(
       values[i] = v;
       if (v !== undefined) count++;
     }
-    const t = inputType(model, entity, f);
-    const name = quoteIdent(c);
-    if (count === 0) {
-      presence.set(c, 'false');
-      out.push(`NULL::${t.json ? 'jsonb' : (t.cast ?? t.param.slice(0, -2))} AS ${name}`);
-      continue;
-    }
-    if (t.json) {
-      calls.push(`jsonb_array_elements(${add(JSON.stringify(values.map((v) => (v === undefined ? null : v))))}::jsonb)`);
-      out.push(`nullif(x.${name}, 'null'::jsonb) AS ${name}`);
-    } else {
-      calls.push(`unnest(${add(arrayLiteral(values))}::${t.param})`);
-      out.push(t.cast ? `x.${name}::${t.cast} AS ${name}` : `x.${name}`);
-    }
-    names.push(name);
-    if (count === n) {
-      presence.set(c, 'true');
-    } else {
-      const p = quoteIdent(`$p:${c}`);
-      calls.push(`unnest(${add(arrayLiteral(values.map((v) => v !== undefined)))}::boolean[])`);
-      names.push(p);
-      out.push(`x.${p}`);
-      presence.set(c, p);
-    }
+    addInputColumn(parts, inputType(model, entity, f), c, values, count, add);
   }
-  return finishRowsInput({ calls, names, out, presence }, extra, add, n);
+  return finishRowsInput(parts, extra, add, n);
 }
 
 /** The parts of a `RowsInput` gathered per column: the set-returning calls, their column names, the output list, presence per column. */
@@ -184,6 +158,50 @@ export interface RowsInputParts {
   readonly names: string[];
   readonly out: string[];
   readonly presence: Map<string, string>;
+}
+
+/**
+ * Add one column of a `RowsInput`: `values` (one per row, `undefined` where the row does not give it; `count`
+ * of them given, `undefined` for none) as an array parameter of the column's input type (`inputType`), a JSON
+ * array for `json` columns, with a presence flag column when only some rows give it.
+ */
+export function addInputColumn(
+  parts: RowsInputParts,
+  t: ReturnType<typeof inputType>,
+  column: string,
+  values: readonly unknown[] | undefined,
+  count: number,
+  add: (value: unknown) => string,
+): void {
+  const { calls, names, out, presence } = parts;
+  const name = quoteIdent(column);
+  if (count === 0 || values === undefined) {
+    presence.set(column, 'false');
+    out.push(`NULL::${t.json ? 'jsonb' : (t.cast ?? t.param.slice(0, -2))} AS ${name}`);
+    return;
+  }
+  const n = values.length;
+  if (t.json) {
+    const json: unknown[] = new Array(n);
+    for (let i = 0; i < n; i++) json[i] = values[i] === undefined ? null : values[i];
+    calls.push(`jsonb_array_elements(${add(JSON.stringify(json))}::jsonb)`);
+    out.push(`nullif(x.${name}, 'null'::jsonb) AS ${name}`);
+  } else {
+    calls.push(`unnest(${add(arrayLiteral(values))}::${t.param})`);
+    out.push(t.cast ? `x.${name}::${t.cast} AS ${name}` : `x.${name}`);
+  }
+  names.push(name);
+  if (count === n) {
+    presence.set(column, 'true');
+    return;
+  }
+  const p = quoteIdent(`$p:${column}`);
+  const given: boolean[] = new Array(n);
+  for (let i = 0; i < n; i++) given[i] = values[i] !== undefined;
+  calls.push(`unnest(${add(arrayLiteral(given))}::boolean[])`);
+  names.push(p);
+  out.push(`x.${p}`);
+  presence.set(column, p);
 }
 
 /**

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { openPostgres } from '../src/db/postgres.js';
 import { loadPreset } from '../src/model/load.js';
 import { buildServer } from '../src/server/app.js';
+import type { Db } from '../src/db/types.js';
+import type { Model } from '../src/model/types.js';
 
 /** `application_name` of Lattice's connections in the benchmark. */
 export const LATTICE_APPLICATION_NAME = 'lattice-bench-lattice';
@@ -25,8 +27,16 @@ async function main(): Promise<void> {
     applicationName: process.env.BENCH_SERVER_APPLICATION_NAME || LATTICE_APPLICATION_NAME,
   });
   const model = await loadPreset(preset);
-  // Rate limiting off: the load generator sends thousands of requests a minute with one key (SPEC G-12 limits
-  // are otherwise the defaults).
+  console.log(`listening ${await serveForBench(db, model)}`);
+}
+
+/**
+ * Serve `model` on `db` as the benchmark does: `buildServer` with the default configuration except rate limiting,
+ * which is off (the load generator sends thousands of requests a minute with one key; SPEC G-12 limits are
+ * otherwise the defaults), on a free port of 127.0.0.1; SIGTERM closes the server, then `db`, and exits.
+ * @returns the server's address (`http://127.0.0.1:<port>`)
+ */
+export async function serveForBench(db: Db, model: Model): Promise<string> {
   const { app } = await buildServer({ db, model, config: { rateLimit: 0 } });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.once('SIGTERM', () => {
@@ -35,7 +45,7 @@ async function main(): Promise<void> {
       .then(() => db.close())
       .finally(() => process.exit(0));
   });
-  console.log(`listening ${address}`);
+  return address;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -17,7 +17,7 @@ import { createApiKey } from '../src/auth/api-keys.js';
 import { migrate } from '../src/db/migrate/index.js';
 import { openDb } from '../src/db/open.js';
 import { loadPreset } from '../src/model/load.js';
-import { buildServer } from '../src/server/app.js';
+import { serveForBench } from './lattice-server.js';
 import type { CaseContext } from './cases.js';
 import { DEFAULT_SEED_SIZE, seed, type RowCounts, type SeedSize } from './seed.js';
 
@@ -75,14 +75,7 @@ async function main(): Promise<void> {
     counts: seeded.counts,
     seedSeconds: (performance.now() - started) / 1000,
   };
-  const { app } = await buildServer({ db, model, config: { rateLimit: 0 } });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  process.once('SIGTERM', () => {
-    app
-      .close()
-      .then(() => db.close())
-      .finally(() => process.exit(0));
-  });
+  const address = await serveForBench(db, model);
   console.log(`${CONTEXT_LINE_PREFIX}${JSON.stringify(report)}`);
   console.log(`listening ${address}`);
 }

@@ -49,6 +49,7 @@ const TRICKY = 'quote " backslash \\ newline \n tab \t cr \r bs \b ff \f nul-ish
 describe.each(TEST_KINDS)('plain-row answers on %s', (kind) => {
   let t: TestDb;
   let viewer: Principal;
+  let B: string;
   const thingToParts = (): string => [...model.entities.get('thing')!.relations.values()].find((r) => r.kind === 'to-many' && r.target === 'part')!.name;
   const partToThing = (): string => [...model.entities.get('part')!.relations.values()].find((r) => r.kind === 'to-one' && r.target === 'thing')!.name;
 
@@ -71,6 +72,13 @@ describe.each(TEST_KINDS)('plain-row answers on %s', (kind) => {
       row(6, { score: 'NaN' }),
       row(7, { score: '-Infinity' }),
       row(8, { score: 'Infinity' }),
+    ]);
+    // Project B: a thing and its parts, never seen by A's viewer.
+    B = await createProject(t.db, 'B');
+    await insertRows(t.db, 'thing', [{ ...row(201, { label: 'B only', score: 1e308 }), project_id: B }]);
+    await insertRows(t.db, 'part', [
+      { id: uid(301), project_id: B, thing_id: uid(201), n: 0 },
+      { id: uid(302), project_id: B, thing_id: uid(201), n: 99 },
     ]);
     await insertRows(t.db, 'part', [
       { id: uid(101), project_id: A, thing_id: uid(1), n: 1 },
@@ -146,6 +154,24 @@ describe.each(TEST_KINDS)('plain-row answers on %s', (kind) => {
     const typename = await both(list('thing', [{ responseKey: 't', kind: 'typename', value: 'Thing' }], { orderBy: [asc('id')], limit: 2 }));
     expect(JSON.parse(typename.plain)).toEqual(JSON.parse(typename.json));
     expect(JSON.parse(typename.plain)).toEqual({ r: [{ t: 'Thing' }, { t: 'Thing' }] });
+  });
+
+  it("never returns or counts another project's rows, at the root or nested", async () => {
+    const things = await both(list('thing', cols('id', 'label'), { orderBy: [asc('id')] }));
+    const ids = (JSON.parse(things.plain).r as Array<{ id: string }>).map((r) => r.id);
+    expect(ids).toHaveLength(8);
+    expect(ids).not.toContain(uid(201));
+    const parts = await both(
+      list('part', [...cols('n'), { responseKey: 'owner', kind: 'to_one', relation: partToThing(), selection: [{ responseKey: 'all_parts', kind: 'to_many', relation: thingToParts(), node: list('part', cols('n')) as never }] }], { orderBy: [asc('n')] }),
+    );
+    expect(JSON.parse(parts.plain)).toEqual(JSON.parse(parts.json));
+    expect((JSON.parse(parts.plain).r as Array<{ n: number }>).map((p) => p.n)).toEqual([1, 2, 3]);
+    // B's viewer sees only B's rows through the same statements.
+    const viewerB = testPrincipal('viewer', [B]);
+    const plan: OperationPlan = { scope: scopeOf(viewerB), roots: [{ responseKey: 'r', node: list('thing', cols('id'), { orderBy: [asc('id')] }) }] };
+    const q = compilePlainRead(model, plan, await compileOptionsOf(t.db))!;
+    const rows = (await t.db.queryAs<Array<string | null>>(viewerB, q.text, q.params, { raw: true })).rows;
+    expect(JSON.parse(writePlainRows(q.rows, rows))).toEqual({ r: [{ id: uid(201) }] });
   });
 
   it('is chosen for one root list only; other shapes keep the JSON statement', () => {

@@ -19,7 +19,7 @@
  * `{"k" : v}`). Operations of any other shape (several root fields, a single object, pages, connections,
  * aggregates, a list with `nearest` on pgvector, which needs the iterative-scan gate) use `compileRead`.
  */
-import type { Field, Model } from '../../model/types.js';
+import type { Entity, Field, Model } from '../../model/types.js';
 import type { ListNode, OperationPlan, Selection } from '../plan.js';
 import { col, CompileContext, type CompileOptions } from './context.js';
 import { isoTimestamp, columnJson } from './json.js';
@@ -89,8 +89,7 @@ function plainColumn(alias: string, field: Field): { sql: string; kind: PlainKin
  * The list's row: SQL expressions (`c0`, `c1`, ...) and the members that write them.
  * @throws LatticeError INTERNAL when the plan names something the model does not have
  */
-function plainSelection(ctx: CompileContext, selection: Selection, entityName: string, alias: string, scores: Scores): { sql: string; members: PlainMember[] } {
-  const entity = ctx.entity(entityName);
+function plainSelection(ctx: CompileContext, selection: Selection, entity: Entity, alias: string, scores: Scores): { sql: string; members: PlainMember[] } {
   const columns: string[] = [];
   const members = selection.map((item, i): PlainMember => {
     const prefix = `${i === 0 ? '' : ','}${JSON.stringify(item.responseKey)}:`;
@@ -126,7 +125,7 @@ export function compilePlainRead(model: Model, plan: OperationPlan, options?: Co
   checkListArgs(node.args);
   let members: PlainMember[] = [];
   const q = listQuery(ctx, bindRows(ctx, node.entity, node.args), node.args, node.selection, (entity, alias, scores) => {
-    const s = plainSelection(ctx, node.selection, entity.name, alias, scores);
+    const s = plainSelection(ctx, node.selection, entity, alias, scores);
     members = s.members;
     return s.sql;
   });
